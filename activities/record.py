@@ -1,0 +1,261 @@
+"""The recorder: writes an issue workflow's state into the SQL read model.
+
+Temporal retries activities, and a retried activity may overlap the attempt it replaces, so every
+write here is an upsert keyed by something the workflow fixed (issue id, level index, event seq):
+the same snapshot written twice leaves the same rows, and an older snapshot arriving after a newer
+one cannot roll the issue's row back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, Table, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, select
+from temporalio import activity
+
+from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
+from store.db import session_scope
+from store.tables import Issue, IssueDepartment, IssueEvent, IssueLevel
+from store.units_import import unit_path_of
+
+# Columns the API owns on an issue row (citizen PIN attempts): set on insert, never overwritten.
+_API_OWNED = ("pin_failures", "pin_locked_until")
+
+
+class Recorder:
+    """Holds the engine; register ``Recorder(engine).record`` with a worker's thread pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name="record")
+    def record(self, snapshot: Snapshot) -> None:
+        """Write ``snapshot`` in one transaction (synchronous: runs on the worker's executor)."""
+        write_snapshot(self.engine, snapshot)
+
+
+def write_snapshot(engine: Engine, snapshot: Snapshot) -> None:
+    """Project ``snapshot.state`` onto the read model and append its new events, atomically."""
+    with session_scope(engine) as session:
+        _write(session, snapshot)
+
+
+def _write(session: Session, snapshot: Snapshot) -> None:
+    state = snapshot.state
+    issue_id = state.issue.issue_id
+    row = _issue_row(session, state)
+    # Concurrent attempts for one issue must queue before the upsert. SQLite's first write takes
+    # the database lock. On PostgreSQL the row lock is not enough: two first inserts race, and
+    # the loser fails on the idempotency-key unique index, which ON CONFLICT (id) does not
+    # arbitrate. A transaction-scoped advisory lock on the issue id serialises them.
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(issue_id, 0))))
+    _upsert_issue(session, row)
+    stored_seq = session.exec(select(Issue.last_seq).where(Issue.id == issue_id)).one()
+    if stored_seq <= row["last_seq"]:
+        _upsert(
+            session,
+            IssueLevel,
+            [_level_row(issue_id, idx, state) for idx in range(len(state.levels))],
+            keys=("issue_id", "idx"),
+        )
+        _upsert(
+            session,
+            IssueDepartment,
+            [_department_row(issue_id, call) for call in state.departments],
+            keys=("issue_id", "department_code", "whistled_at"),
+        )
+    # Events are append-only and keyed by seq, so even a stale snapshot may add the ones it has.
+    events = [_event_row(issue_id, e) for e in state.events if e.seq >= snapshot.from_seq]
+    _upsert(session, IssueEvent, events, keys=("issue_id", "seq"), update=False)
+
+
+# ---- rows ---------------------------------------------------------------------------------------
+
+
+def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
+    new = state.issue
+    ladder = state.ladder or new.ladder
+    rung = min(state.rung, len(ladder) - 1)
+    unit = ladder[rung]
+    current = state.levels[-1] if state.levels else None
+    by_kind = {str(u.kind): u.code for u in new.ladder}
+    resolution = state.resolution
+    feedback = state.feedback
+    return {
+        "id": new.issue_id,
+        "tracking_code": new.tracking_code,
+        "pin_hash": new.pin_hash,
+        "pin_failures": 0,
+        "pin_locked_until": None,
+        "category": new.category,
+        "title": new.title,
+        "description": new.description,
+        "urgency": str(new.urgency),
+        "channel": str(new.channel),
+        "reporter_name": new.reporter.name,
+        "reporter_phone": new.reporter.phone,
+        "location": new.location,
+        "attachments": list(new.attachments),
+        "village_code": by_kind.get(UnitKind.VILLAGE),
+        "township_code": by_kind.get(UnitKind.TOWNSHIP),
+        "county_code": by_kind.get(UnitKind.COUNTY),
+        "unit_code": unit.code,
+        # A unit missing from the tree still gets a path (ceiling first) rather than failing the
+        # activity forever; it is exact whenever the tree was imported.
+        "unit_path": unit_path_of(session, unit.code, [u.code for u in reversed(ladder[rung:])]),
+        "registered_unit_path": unit_path_of(
+            session, new.ladder[0].code, [u.code for u in reversed(new.ladder)]
+        ),
+        "level": current.level if current else str(unit.kind),
+        "status": str(state.status),
+        "deadline": current.deadline if current else None,
+        "overdue": state.overdue,
+        "provisional": current.provisional if current else False,
+        "registered_at": new.registered_at,
+        "updated_at": max((e.at for e in state.events), default=new.registered_at),
+        "closed_at": state.closed_at,
+        "resolution_level": resolution.level if resolution else None,
+        "resolution_unit": resolution.unit if resolution else None,
+        "resolution_unit_name": resolution.unit_name if resolution else None,
+        "resolution_summary": resolution.summary if resolution else None,
+        "resolved_at": resolution.at if resolution else None,
+        "feedback_solved": feedback.solved if feedback else None,
+        "feedback_satisfaction": str(feedback.satisfaction) if feedback else None,
+        "feedback_comment": feedback.comment if feedback else None,
+        "feedback_at": feedback.at if feedback else None,
+        "response_on_time": state.levels[0].accepted_on_time if state.levels else None,
+        "idempotency_key": new.idempotency_key,
+        "last_seq": max(state.next_seq - 1, max((e.seq for e in state.events), default=0)),
+        "warnings_sent": state.warnings_sent,
+    }
+
+
+def _level_row(issue_id: str, idx: int, state: IssueState) -> dict[str, Any]:
+    level = state.levels[idx]
+    return {
+        "issue_id": issue_id,
+        "idx": idx,
+        "level": level.level,
+        "unit_code": level.unit.code,
+        "unit_name": level.unit.name,
+        "entered_at": level.entered_at,
+        "deadline": level.deadline,
+        "accept_deadline": level.accept_deadline,
+        "accepted_at": level.accepted_at,
+        "accepted_on_time": level.accepted_on_time,
+        "left_at": level.left_at,
+        "outcome": str(level.outcome) if level.outcome is not None else None,
+        "on_time": level.on_time,
+        "extended": level.extended,
+        "reason": level.reason,
+    }
+
+
+def _department_row(issue_id: str, call: DepartmentCall) -> dict[str, Any]:
+    return {
+        "issue_id": issue_id,
+        "department_code": call.department,
+        "level": call.level,
+        "unit_code": call.unit,
+        "whistled_at": call.whistled_at,
+        "report_deadline": call.report_deadline,
+        "reported_at": call.reported_at,
+        "on_time": call.on_time,
+        "contribution": call.contribution,
+    }
+
+
+def _event_row(issue_id: str, event: Event) -> dict[str, Any]:
+    return {
+        "issue_id": issue_id,
+        "seq": event.seq,
+        "type": str(event.type),
+        "at": event.at,
+        "actor_user": event.actor.user,
+        "actor_role": str(event.actor.role),
+        "actor_name": event.actor.name,
+        "actor_unit": event.actor.unit_code,
+        "actor_department": event.actor.department_code,
+        "level": event.level,
+        "unit_code": event.unit,
+        "data": _jsonable(event.data),
+    }
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Event data as plain JSON: it is after Temporal; built in-process it may hold dates."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, Enum):
+            return value.value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        raise TypeError(f"event data value {value!r} is not JSON")
+
+    result: dict[str, Any] = json.loads(json.dumps(data, default=default, ensure_ascii=False))
+    return result
+
+
+# ---- dialect-neutral upserts --------------------------------------------------------------------
+
+
+def _dialect_insert(session: Session, table: Table) -> Any:
+    """``INSERT`` that takes ``ON CONFLICT``: same clause in SQLite and PostgreSQL, two classes."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the recorder supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def _upsert_issue(session: Session, row: dict[str, Any]) -> None:
+    table = _table(Issue)
+    stmt = _dialect_insert(session, table).values(row)
+    excluded = stmt.excluded
+    changes: dict[str, Any] = {
+        name: excluded[name] for name in row if name not in ("id", "pin_hash", *_API_OWNED)
+    }
+    # The PIN is the citizen's from registration; keep whatever the row already holds.
+    changes["pin_hash"] = func.coalesce(table.c.pin_hash, excluded.pin_hash)
+    session.exec(
+        stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_=changes,
+            where=table.c.last_seq <= excluded.last_seq,
+        )
+    )
+
+
+def _upsert(
+    session: Session,
+    model: type[SQLModel],
+    rows: list[dict[str, Any]],
+    keys: tuple[str, ...],
+    update: bool = True,
+) -> None:
+    """Insert ``rows``; on a clash of ``keys`` overwrite the other columns, or keep the old row."""
+    if not rows:
+        return
+    stmt = _dialect_insert(session, _table(model))
+    if update:
+        changes = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    session.exec(stmt, params=rows)

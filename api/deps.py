@@ -1,0 +1,308 @@
+"""Dependencies every route reads like its signature: the session, Temporal, the settings, and who
+is calling (``Principal``) with the jurisdiction rules that decide what they may see and do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, ParamSpec, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api import metrics
+from api.problems import ProblemError, invalid, unauthorized
+from api.security import (
+    API_KEY_HEADER,
+    PinCheck,
+    authenticate_api_key,
+    check_pin,
+    decode_access_token,
+)
+from domain.models import OPEN_STATUSES, Actor, Role, Status
+from settings import Settings
+from store.tables import Department, Issue, Unit, User
+
+API_PREFIX = "/api/v1"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+STAFF_ROLES = frozenset({Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
+UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})  # act for their unit
+DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
+
+# The actions a unit takes on an issue at that unit.
+UNIT_ACTIONS = frozenset({"accept", "progress", "resolve", "escalate", "whistle", "extension"})
+
+
+async def in_thread(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run blocking work (SQL, argon2) off the event loop."""
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+# ---- what the app holds -------------------------------------------------------------------------
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    # Objects stay readable after a commit: routes return what they loaded.
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+# ---- who is calling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueScope:
+    """What the jurisdiction rules need to know about one issue, from the live state or the row."""
+
+    issue_id: str
+    status: Status
+    registered_unit_path: str  # the registering unit's path: its subtree keeps reading the issue
+    unit_path: str  # where the issue is now
+    unit_code: str
+    above: tuple[str, ...] = ()  # units above the current one on its ladder, parent first
+    called: frozenset[str] = frozenset()  # departments whistled in (吹哨), ever
+    open_calls: frozenset[str] = frozenset()  # whistled and not yet reported (报到)
+    category_departments: frozenset[str] = frozenset()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def decider(self) -> str:
+        """The unit that decides the current unit's extensions: its parent, or the ceiling."""
+        return self.above[0] if self.above else self.unit_code
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a staff user, a department (user or machine client), or a citizen with a PIN."""
+
+    username: str
+    role: Role
+    unit_code: str | None = None
+    unit_path: str | None = None
+    department_code: str | None = None
+    name: str | None = None
+    # A department registers issues anywhere in its county: that county's path.
+    county_path: str | None = None
+    # A citizen's PIN opens exactly one issue.
+    issue_id: str | None = None
+
+    def actor(self) -> Actor:
+        return Actor(
+            user=self.username,
+            role=self.role,
+            unit_code=self.unit_code,
+            department_code=self.department_code,
+            name=self.name,
+        )
+
+    def within(self, path: str | None) -> bool:
+        """Whether a unit path lies in the caller's subtree (their own unit included); an admin
+        attached to no unit oversees everything."""
+        if self.role is Role.ADMIN and self.unit_path is None:
+            return True
+        return bool(path and self.unit_path and path.startswith(self.unit_path))
+
+    def can_read(self, issue: IssueScope) -> bool:
+        if self.role is Role.CITIZEN:
+            return self.issue_id == issue.issue_id
+        if self.role is Role.DEPARTMENT:
+            code = self.department_code
+            return code is not None and (code in issue.called or code in issue.category_departments)
+        if self.role in STAFF_ROLES:
+            # Registered in the subtree (still followed after escalation), or sitting in it now.
+            return self.within(issue.registered_unit_path) or self.within(issue.unit_path)
+        return False
+
+    def sees_phone(self, issue: IssueScope) -> bool:
+        """Phone numbers are for the unit handling the issue (and admins), nobody else."""
+        if self.role is Role.ADMIN:
+            return self.can_read(issue)
+        return self.role in STAFF_ROLES and self.unit_code == issue.unit_code
+
+    def may(self, action: str, issue: IssueScope) -> bool:
+        """Whether the caller may take ``action`` on an issue they can read.
+
+        The workflow's validators check the same rules against the live state and remain the last
+        word; this check answers 403 before anything reaches Temporal.
+        """
+        role = self.role
+        at_unit = role in UNIT_ROLES and self.unit_code == issue.unit_code
+        if role is Role.ADMIN and action != "report":
+            return self.can_read(issue)
+        if action in UNIT_ACTIONS:
+            return at_unit
+        if action == "transfer":
+            parent = issue.above[0] if issue.above else None
+            return at_unit or (role is Role.LEADER and self.unit_code == parent)
+        if action == "extension_decision":
+            return role in DECIDER_ROLES and self.unit_code == issue.decider
+        if action == "report":
+            return role is Role.DEPARTMENT and self.department_code in issue.open_calls
+        if action == "supervise":
+            if role is Role.SUPERVISOR:
+                return self.can_read(issue)
+            return role is Role.LEADER and self.unit_code in issue.above
+        if action == "feedback":
+            # The citizen, or staff recording a phone callback (回访).
+            return (role is Role.CITIZEN or role in STAFF_ROLES) and self.can_read(issue)
+        if action == "withdraw":
+            return at_unit or (role is Role.CITIZEN and self.can_read(issue))
+        return False
+
+
+def principal_for_user(session: Session, user: User) -> Principal:
+    unit = session.get(Unit, user.unit_code) if user.unit_code else None
+    county_path = None
+    if user.department_code:
+        department = session.get(Department, user.department_code)
+        county = session.get(Unit, department.county_code) if department else None
+        county_path = county.path if county else None
+    return Principal(
+        username=user.username,
+        role=Role(user.role),
+        unit_code=user.unit_code,
+        unit_path=unit.path if unit else None,
+        department_code=user.department_code,
+        name=user.display_name,
+        county_path=county_path,
+    )
+
+
+def citizen_principal(issue: Issue) -> Principal:
+    return Principal(
+        username=f"citizen:{issue.tracking_code}",
+        role=Role.CITIZEN,
+        name=issue.reporter_name or "群众",
+        issue_id=issue.id,
+    )
+
+
+_bearer = OAuth2PasswordBearer(
+    tokenUrl=f"{API_PREFIX}/auth/token",
+    auto_error=False,
+    description="工作人员：用户名和密码换取的 JWT",
+)
+_api_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="部门系统对接：`<prefix>.<secret>` 形式的 API Key",
+)
+
+
+def optional_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal | None:
+    """The caller, None when no credentials came; bad or expired credentials are a 401.
+
+    Synchronous on purpose: FastAPI runs it in a worker thread, where argon2 and SQL may block.
+    """
+    if api_key:
+        row = authenticate_api_key(session, api_key)
+        if row is None:
+            raise unauthorized("API Key 无效或已吊销")
+        department = session.get(Department, row.department_code)
+        county = session.get(Unit, department.county_code) if department else None
+        return Principal(
+            username=f"api-key:{row.prefix}",
+            role=Role.DEPARTMENT,
+            department_code=row.department_code,
+            name=row.name,
+            county_path=county.path if county else None,
+        )
+    if token:
+        claims = decode_access_token(token, settings)
+        # The database, not the token, is the authority on role and unit: a user moved or
+        # deactivated since login is treated as they are now.
+        user = _active_user(session, str(claims["sub"])) if claims is not None else None
+        if user is None:
+            raise unauthorized("登录已失效，请重新登录")
+        return principal_for_user(session, user)
+    return None
+
+
+def _active_user(session: Session, username: str) -> User | None:
+    user = session.exec(select(User).where(User.username == username)).first()
+    return user if user is not None and user.active else None
+
+
+def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise unauthorized()
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def citizen_access(
+    session: Session, tracking_code: str | None, pin: str | None
+) -> Principal | None:
+    """The citizen a tracking code and PIN open, None when neither was given.
+
+    Raises:
+        ProblemError: 422 naming the missing half, 401 for a wrong pair (the answer does not say
+            which half was wrong), 429 while the issue is locked after repeated wrong PINs.
+    """
+    if tracking_code is None and pin is None:
+        return None
+    if tracking_code is None:
+        raise invalid("tracking_code", "必填（与 pin 一起提供）")
+    if pin is None:
+        raise invalid("pin", "必填（与 tracking_code 一起提供）")
+    access = await in_thread(check_pin, session, tracking_code, pin)
+    if access.result is PinCheck.OK and access.issue is not None:
+        return citizen_principal(access.issue)
+    metrics.PIN_FAILURES.inc()
+    if access.result is PinCheck.LOCKED and access.locked_until is not None:
+        wait = max(int((access.locked_until - datetime.now(UTC)).total_seconds()) + 1, 1)
+        raise ProblemError(
+            429,
+            f"查询密码错误次数过多，请 {(wait + 59) // 60} 分钟后再试",
+            slug="pin-locked",
+            headers={"Retry-After": str(wait)},
+        )
+    raise ProblemError(
+        401,
+        "查询码或查询密码不正确",
+        slug="wrong-pin",
+        # RFC 9110 wants a challenge on every 401: the credentials here are the body's pair.
+        headers={"WWW-Authenticate": 'TrackingCode realm="linkage"'},
+    )

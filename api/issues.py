@@ -1,0 +1,821 @@
+"""What the issue routes do: register, read (live workflow or read model), list, and act.
+
+Synchronous helpers take a ``Session`` and run in a worker thread (``in_thread``): SQL and argon2
+block. The async functions talk to Temporal. Routes stay thin and only wire the two together.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, true
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import metrics
+from api.deps import IssueScope, Principal, in_thread
+from api.problems import ProblemError, forbidden, invalid, not_found
+from api.schemas import (
+    ActionOut,
+    ActorOut,
+    DepartmentCallOut,
+    EventOut,
+    FeedbackOut,
+    IssueCreate,
+    IssueCreated,
+    IssueDetail,
+    IssueSummary,
+    LevelOut,
+    Page,
+    ReporterOut,
+    ResolutionOut,
+    UnitOut,
+)
+from api.security import hash_secret, pin_for, tracking_code_for
+from domain import labels
+from domain.models import (
+    OPEN_STATUSES,
+    Action,
+    ActionResult,
+    Channel,
+    IssueStart,
+    IssueState,
+    Level,
+    NewIssue,
+    Reporter,
+    Role,
+    Status,
+    UnitKind,
+    UnitRef,
+    Urgency,
+)
+from settings import Settings
+from store.tables import Category, Department, Issue, IssueDepartment, IssueEvent, IssueLevel, Unit
+from store.units_import import UnitNotFound, ladder, unit_path_of
+from workflows.issue import WORKFLOW_NAME, workflow_id
+
+_ISSUE_ID = re.compile(r"^[0-9a-f]{32}$")
+# Namespaces of the uuid5 ids: a retried request (same caller, same key) maps to the same id.
+_REGISTRATION_NS = uuid.UUID("5d0a3c1e-6f1b-4d8e-9b7a-2c4e8f9a1b3d")
+_ACTION_NS = uuid.UUID("a6f0c2d4-1e3b-4c5a-8d7e-9f0a1b2c3d4e")
+REGISTRABLE_KINDS = frozenset({UnitKind.VILLAGE.value, UnitKind.GRID.value})
+# How long a request waits on Temporal before answering 503: a worker that is down must not hang
+# the caller, who retries with the same Idempotency-Key.
+RPC_TIMEOUT = timedelta(seconds=30)
+
+
+def handle_of(temporal: Client, issue_id: str) -> WorkflowHandle[Any, Any]:
+    # By id only: the handle follows the latest run across continue-as-new.
+    return temporal.get_workflow_handle(workflow_id(issue_id))
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812341234`` → ``138****1234``; shorter numbers keep only their last two digits."""
+    if not phone:
+        return phone
+    digits = phone.strip()
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "*" * max(len(digits) - 2, 1) + digits[-2:]
+
+
+# ---- registration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    issue: NewIssue
+    pin: str
+    existing: Issue | None  # an Idempotency-Key retry whose issue is already in the read model
+
+
+def registration_id(principal: Principal, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return uuid.uuid5(_REGISTRATION_NS, f"{principal.username}\n{idempotency_key}").hex
+
+
+def prepare_registration(
+    session: Session,
+    principal: Principal,
+    body: IssueCreate,
+    settings: Settings,
+    idempotency_key: str | None,
+) -> Registration:
+    """Check the request against the tree and the caller's jurisdiction; build the workflow input.
+
+    Nothing is written: a refused registration leaves no trace.
+    """
+    unit = session.get(Unit, body.village_code)
+    if unit is None or not unit.active:
+        raise invalid("village_code", "未知的村（社区）代码")
+    if unit.kind not in REGISTRABLE_KINDS:
+        raise invalid("village_code", "须为村（社区）或网格代码")
+    if not _may_register_at(principal, unit):
+        raise forbidden(f"{unit.name}不在您的辖区内", field="village_code")
+    if session.get(Category, body.category) is None:
+        raise invalid("category", "未知的事项类别")
+    try:
+        rungs = ladder(session, unit.code)
+    except (UnitNotFound, ValueError):
+        raise invalid("village_code", "该单位之上没有县级单位，无法流转") from None
+
+    issue_id = registration_id(principal, idempotency_key)
+    existing = session.get(Issue, issue_id)
+    if existing is not None and not _same_request(existing, body):
+        raise invalid("Idempotency-Key", "该 Idempotency-Key 已用于另一项登记")
+    pin = pin_for(issue_id, settings)
+    channel = body.channel or (
+        Channel.DEPARTMENT if principal.role is Role.DEPARTMENT else Channel.WALK_IN
+    )
+    reporter = body.reporter
+    issue = NewIssue(
+        issue_id=issue_id,
+        tracking_code=tracking_code_for(issue_id, settings),
+        category=body.category,
+        title=body.title,
+        description=body.description,
+        urgency=body.urgency,
+        ladder=rungs,
+        registered_by=principal.actor(),
+        registered_at=datetime.now(UTC),
+        reporter=Reporter(
+            name=reporter.name if reporter else None, phone=reporter.phone if reporter else None
+        ),
+        location=body.location,
+        attachments=[str(url) for url in body.attachments],
+        channel=channel,
+        # Hashing costs a fifth of a second: skip it when the issue is already registered.
+        pin_hash=None if existing is not None else hash_secret(pin),
+        idempotency_key=(
+            f"{principal.username}:{idempotency_key}" if idempotency_key is not None else None
+        ),
+    )
+    return Registration(issue=issue, pin=pin, existing=existing)
+
+
+def _may_register_at(principal: Principal, unit: Unit) -> bool:
+    if principal.role in (Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN):
+        return principal.within(unit.path)
+    if principal.role is Role.DEPARTMENT:
+        return principal.county_path is not None and unit.path.startswith(principal.county_path)
+    return False
+
+
+def _same_request(row: Issue, body: IssueCreate) -> bool:
+    registered_at = [code for code in row.registered_unit_path.split("/") if code]
+    return (registered_at[-1:], row.category, row.title, row.description) == (
+        [body.village_code],
+        body.category,
+        body.title,
+        body.description,
+    )
+
+
+async def register(temporal: Client, settings: Settings, reg: Registration) -> IssueCreated:
+    """Start the issue's workflow (or find the one a retry already started) and wait until the
+    first level is entered, so the answer carries the real deadline."""
+    issue = reg.issue
+    if reg.existing is not None:
+        return _created_from_row(reg, reg.existing)
+    handle = handle_of(temporal, issue.issue_id)
+    try:
+        handle = await temporal.start_workflow(
+            WORKFLOW_NAME,
+            IssueStart(issue=issue),
+            id=workflow_id(issue.issue_id),
+            task_queue=settings.task_queue,
+            # A retry while the first is running joins it; one that finds it closed must not
+            # start the issue again.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        state: IssueState = await handle.query(
+            "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
+        )
+        return _created(reg, _result_of(state))
+    result: ActionResult = await handle.execute_update(
+        "registered", result_type=ActionResult, rpc_timeout=RPC_TIMEOUT
+    )
+    metrics.ISSUES_REGISTERED.labels(issue.channel.value, issue.urgency.value).inc()
+    return _created(reg, result)
+
+
+def _result_of(state: IssueState) -> ActionResult:
+    return ActionResult(
+        issue_id=state.issue.issue_id,
+        seq=state.next_seq - 1,
+        status=state.status,
+        level=state.current.level if state.levels else state.unit.kind.value,
+        unit=state.unit.code,
+        deadline=state.current.deadline if state.status in OPEN_STATUSES else None,
+    )
+
+
+def _created(reg: Registration, result: ActionResult) -> IssueCreated:
+    names = {u.code: u.name for u in reg.issue.ladder}
+    return IssueCreated(
+        id=reg.issue.issue_id,
+        tracking_code=reg.issue.tracking_code,
+        pin=reg.pin,
+        status=result.status,
+        level=result.level,
+        unit=UnitOut(code=result.unit, name=names.get(result.unit, result.unit)),
+        deadline=result.deadline,
+    )
+
+
+def _created_from_row(reg: Registration, row: Issue) -> IssueCreated:
+    names = {u.code: u.name for u in reg.issue.ladder}
+    return IssueCreated(
+        id=row.id,
+        tracking_code=row.tracking_code,
+        pin=reg.pin,
+        status=Status(row.status),
+        level=row.level,
+        unit=UnitOut(code=row.unit_code, name=names.get(row.unit_code, row.unit_code)),
+        deadline=row.deadline,
+    )
+
+
+# ---- loading one issue --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    scope: IssueScope
+    row: Issue | None = None
+    state: IssueState | None = None
+
+
+def _category_departments(session: Session, category: str) -> frozenset[str]:
+    row = session.get(Category, category)
+    return frozenset(row.departments) if row is not None else frozenset()
+
+
+def scope_of_state(session: Session, state: IssueState) -> IssueScope:
+    registered = state.issue.ladder
+    current = state.ladder[state.rung :]
+    return IssueScope(
+        issue_id=state.issue.issue_id,
+        status=state.status,
+        registered_unit_path=unit_path_of(
+            session, registered[0].code, [u.code for u in reversed(registered)]
+        ),
+        unit_path=unit_path_of(session, state.unit.code, [u.code for u in reversed(current)]),
+        unit_code=state.unit.code,
+        above=tuple(u.code for u in current[1:]),
+        called=frozenset(d.department for d in state.departments),
+        open_calls=frozenset(d.department for d in state.departments if d.reported_at is None),
+        category_departments=_category_departments(session, state.issue.category),
+    )
+
+
+def scope_of_row(session: Session, row: Issue) -> IssueScope:
+    calls = session.exec(select(IssueDepartment).where(IssueDepartment.issue_id == row.id)).all()
+    try:
+        above = tuple(u.code for u in ladder(session, row.unit_code)[1:])
+    except (UnitNotFound, ValueError):
+        above = ()
+    return IssueScope(
+        issue_id=row.id,
+        status=Status(row.status),
+        registered_unit_path=row.registered_unit_path,
+        unit_path=row.unit_path,
+        unit_code=row.unit_code,
+        above=above,
+        called=frozenset(c.department_code for c in calls),
+        open_calls=frozenset(c.department_code for c in calls if c.reported_at is None),
+        category_departments=_category_departments(session, row.category),
+    )
+
+
+async def load(session: Session, temporal: Client, principal: Principal, issue_id: str) -> Loaded:
+    """One issue the caller may read: open ones from the live workflow (the read model may lag a
+    step behind), closed ones from the read model (Temporal forgets them after its retention).
+
+    Raises:
+        ProblemError: 404 when the issue does not exist or lies outside the caller's scope — the
+            two look the same, so existence stays private.
+    """
+    if not _ISSUE_ID.match(issue_id):
+        raise not_found("事项不存在")
+    row = await in_thread(session.get, Issue, issue_id)
+    loaded: Loaded | None = None
+    if row is not None and row.status not in OPEN_STATUSES:
+        loaded = Loaded(await in_thread(scope_of_row, session, row), row=row)
+    else:
+        try:
+            state = await handle_of(temporal, issue_id).query(
+                "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if row is not None:
+                loaded = Loaded(await in_thread(scope_of_row, session, row), row=row)
+        else:
+            loaded = Loaded(await in_thread(scope_of_state, session, state), row=row, state=state)
+    if loaded is None or not principal.can_read(loaded.scope):
+        raise not_found("事项不存在")
+    return loaded
+
+
+# ---- one issue, in full -------------------------------------------------------------------------
+
+
+def _unit_names(session: Session, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = session.exec(select(Unit.code, Unit.name).where(col(Unit.code).in_(codes))).all()
+    return {code: name for code, name in rows}
+
+
+def _category_name(session: Session, code: str) -> str | None:
+    row = session.get(Category, code)
+    return row.name if row else None
+
+
+def detail_from_state(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
+    state = loaded.state
+    assert state is not None
+    s, issue = state, state.issue
+    phone = issue.reporter.phone
+    level = s.current
+    return IssueDetail(
+        id=issue.issue_id,
+        tracking_code=issue.tracking_code,
+        category=issue.category,
+        category_name=_category_name(session, issue.category),
+        title=issue.title,
+        description=issue.description,
+        urgency=issue.urgency.value,
+        channel=issue.channel.value,
+        status=s.status,
+        status_label=labels.STATUS[s.status.value],
+        level=level.level,
+        unit=UnitOut(code=s.unit.code, name=s.unit.name),
+        registered_unit=UnitOut(code=issue.ladder[0].code, name=issue.ladder[0].name),
+        deadline=_live_deadline(s),
+        overdue=s.overdue,
+        provisional=level.provisional,
+        reporter=ReporterOut(
+            name=issue.reporter.name,
+            phone=phone if principal.sees_phone(loaded.scope) else mask_phone(phone),
+        ),
+        location=issue.location,
+        attachments=list(issue.attachments),
+        registered_at=issue.registered_at,
+        closed_at=s.closed_at,
+        levels=[
+            LevelOut(
+                level=lv.level,
+                unit=lv.unit.code,
+                unit_name=lv.unit.name,
+                entered_at=lv.entered_at,
+                deadline=lv.deadline,
+                accept_deadline=lv.accept_deadline,
+                accepted_at=lv.accepted_at,
+                left_at=lv.left_at,
+                outcome=lv.outcome.value if lv.outcome else None,
+                on_time=lv.on_time,
+                extended=lv.extended,
+                reason=lv.reason,
+            )
+            for lv in s.levels
+        ],
+        events=[
+            EventOut(
+                seq=e.seq,
+                type=e.type.value,
+                label=labels.EVENT.get(e.type.value, e.type.value),
+                at=e.at,
+                actor=ActorOut(
+                    user=e.actor.user,
+                    role=e.actor.role.value,
+                    unit=e.actor.unit_code,
+                    department=e.actor.department_code,
+                    name=e.actor.name,
+                ),
+                level=e.level,
+                unit=e.unit,
+                data=dict(e.data),
+            )
+            for e in s.events
+        ],
+        departments=[
+            DepartmentCallOut(
+                department=d.department,
+                name=d.name,
+                whistled_at=d.whistled_at,
+                report_deadline=d.report_deadline,
+                reported_at=d.reported_at,
+                on_time=d.on_time,
+                contribution=d.contribution,
+            )
+            for d in s.departments
+        ],
+        resolution=(
+            ResolutionOut(
+                level=s.resolution.level,
+                unit=s.resolution.unit,
+                unit_name=s.resolution.unit_name,
+                summary=s.resolution.summary,
+                at=s.resolution.at,
+            )
+            if s.resolution
+            else None
+        ),
+        feedback=(
+            FeedbackOut(
+                solved=s.feedback.solved,
+                satisfaction=s.feedback.satisfaction.value,
+                comment=s.feedback.comment,
+                at=s.feedback.at,
+            )
+            if s.feedback
+            else None
+        ),
+        source="live",
+    )
+
+
+def _live_deadline(state: IssueState) -> datetime | None:
+    if state.status is Status.AWAITING_FEEDBACK:
+        return state.feedback_deadline
+    if state.status in OPEN_STATUSES:
+        return state.current.deadline
+    return None
+
+
+def _row_deadline(row: Issue) -> datetime | None:
+    """The row keeps its last level's deadline; it is the issue's deadline only while a unit
+    handles it (a finished issue has none, and the feedback window is not in the row)."""
+    if row.status in (Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value):
+        return row.deadline
+    return None
+
+
+def detail_from_row(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
+    row = loaded.row
+    assert row is not None
+    levels = session.exec(
+        select(IssueLevel).where(IssueLevel.issue_id == row.id).order_by(col(IssueLevel.idx))
+    ).all()
+    events = session.exec(
+        select(IssueEvent).where(IssueEvent.issue_id == row.id).order_by(col(IssueEvent.seq))
+    ).all()
+    calls = session.exec(
+        select(IssueDepartment)
+        .where(IssueDepartment.issue_id == row.id)
+        .order_by(col(IssueDepartment.whistled_at), col(IssueDepartment.id))
+    ).all()
+    department_names = {
+        d.code: d.name
+        for d in session.exec(
+            select(Department).where(col(Department.code).in_({c.department_code for c in calls}))
+        )
+    }
+    registered_code = [c for c in row.registered_unit_path.split("/") if c][-1]
+    names = _unit_names(session, {row.unit_code, registered_code})
+    phone = row.reporter_phone
+    feedback = None
+    if row.feedback_satisfaction is not None or row.feedback_solved is not None:
+        feedback = FeedbackOut(
+            solved=row.feedback_solved,
+            satisfaction=row.feedback_satisfaction,
+            comment=row.feedback_comment,
+            at=row.feedback_at,
+        )
+    return IssueDetail(
+        id=row.id,
+        tracking_code=row.tracking_code,
+        category=row.category,
+        category_name=_category_name(session, row.category),
+        title=row.title,
+        description=row.description,
+        urgency=row.urgency,
+        channel=row.channel,
+        status=Status(row.status),
+        status_label=labels.STATUS.get(row.status, row.status),
+        level=row.level,
+        unit=UnitOut(code=row.unit_code, name=names.get(row.unit_code, row.unit_code)),
+        registered_unit=UnitOut(
+            code=registered_code, name=names.get(registered_code, registered_code)
+        ),
+        deadline=_row_deadline(row),
+        overdue=row.overdue,
+        provisional=row.provisional,
+        reporter=ReporterOut(
+            name=row.reporter_name,
+            phone=phone if principal.sees_phone(loaded.scope) else mask_phone(phone),
+        ),
+        location=row.location,
+        attachments=list(row.attachments),
+        registered_at=row.registered_at,
+        closed_at=row.closed_at,
+        levels=[
+            LevelOut(
+                level=lv.level,
+                unit=lv.unit_code,
+                unit_name=lv.unit_name,
+                entered_at=lv.entered_at,
+                deadline=lv.deadline,
+                accept_deadline=lv.accept_deadline,
+                accepted_at=lv.accepted_at,
+                left_at=lv.left_at,
+                outcome=lv.outcome,
+                on_time=lv.on_time,
+                extended=lv.extended,
+                reason=lv.reason,
+            )
+            for lv in levels
+        ],
+        events=[
+            EventOut(
+                seq=e.seq,
+                type=e.type,
+                label=labels.EVENT.get(e.type, e.type),
+                at=e.at,
+                actor=ActorOut(
+                    user=e.actor_user,
+                    role=e.actor_role,
+                    unit=e.actor_unit,
+                    department=e.actor_department,
+                    name=e.actor_name,
+                ),
+                level=e.level,
+                unit=e.unit_code,
+                data=dict(e.data),
+            )
+            for e in events
+        ],
+        departments=[
+            DepartmentCallOut(
+                department=c.department_code,
+                name=department_names.get(c.department_code, c.department_code),
+                whistled_at=c.whistled_at,
+                report_deadline=c.report_deadline,
+                reported_at=c.reported_at,
+                on_time=c.on_time,
+                contribution=c.contribution,
+            )
+            for c in calls
+        ],
+        resolution=(
+            ResolutionOut(
+                level=row.resolution_level,
+                unit=row.resolution_unit or "",
+                unit_name=row.resolution_unit_name,
+                summary=row.resolution_summary,
+                at=row.resolved_at,
+            )
+            if row.resolution_level
+            else None
+        ),
+        feedback=feedback,
+        source="record",
+    )
+
+
+def detail(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
+    if loaded.state is not None:
+        return detail_from_state(session, principal, loaded)
+    return detail_from_row(session, principal, loaded)
+
+
+# ---- lists --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueFilters:
+    status: Status | None = None
+    level: Level | None = None
+    unit: str | None = None
+    category: str | None = None
+    urgency: Urgency | None = None
+    overdue: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def aware(value: datetime | None, timezone: str) -> datetime | None:
+    """A naive query time is read in the county's zone (people type local times)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _subtree(path: str) -> ColumnElement[bool]:
+    return or_(
+        col(Issue.registered_unit_path).startswith(path, autoescape=True),
+        col(Issue.unit_path).startswith(path, autoescape=True),
+    )
+
+
+def readable(session: Session, principal: Principal) -> ColumnElement[bool]:
+    """The SQL twin of ``Principal.can_read``: the issues a caller may see in a list."""
+    if principal.role is Role.DEPARTMENT and principal.department_code:
+        code = principal.department_code
+        categories = [c.code for c in session.exec(select(Category)).all() if code in c.departments]
+        called = select(IssueDepartment.issue_id).where(IssueDepartment.department_code == code)
+        return or_(col(Issue.id).in_(called), col(Issue.category).in_(categories))
+    if principal.role is Role.CITIZEN and principal.issue_id:
+        return col(Issue.id) == principal.issue_id
+    if principal.role is Role.ADMIN and principal.unit_path is None:
+        return true()
+    if principal.unit_path:
+        return _subtree(principal.unit_path)
+    return false()
+
+
+def unit_filter_path(session: Session, principal: Principal, code: str) -> str:
+    """The path of the ``unit`` filter; it must be a unit the caller oversees."""
+    unit = session.get(Unit, code)
+    if unit is None:
+        raise invalid("unit", "未知的单位代码")
+    if principal.role is not Role.DEPARTMENT and not principal.within(unit.path):
+        raise forbidden(f"{unit.name}不在您的辖区内", field="unit")
+    return unit.path
+
+
+def _encode_cursor(row: Issue) -> str:
+    raw = json.dumps([row.registered_at.isoformat(), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, issue_id = json.loads(raw)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(issue_id, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise invalid("cursor", "无效的分页游标") from None
+    return when, issue_id
+
+
+def list_issues(
+    session: Session,
+    principal: Principal,
+    filters: IssueFilters,
+    cursor: str | None,
+    limit: int,
+) -> Page[IssueSummary]:
+    """A page of issues, newest registration first, keyset-paginated on (registered_at, id) so a
+    page never repeats or skips rows while new issues arrive."""
+    conditions: list[ColumnElement[bool]] = [readable(session, principal)]
+    if filters.unit:
+        conditions.append(_subtree(unit_filter_path(session, principal, filters.unit)))
+    if filters.status:
+        conditions.append(col(Issue.status) == filters.status.value)
+    if filters.level:
+        conditions.append(col(Issue.level) == filters.level.value)
+    if filters.category:
+        conditions.append(col(Issue.category) == filters.category)
+    if filters.urgency:
+        conditions.append(col(Issue.urgency) == filters.urgency.value)
+    if filters.overdue is not None:
+        conditions.append(col(Issue.overdue).is_(true() if filters.overdue else false()))
+    if filters.since:
+        conditions.append(col(Issue.registered_at) >= filters.since)
+    if filters.until:
+        conditions.append(col(Issue.registered_at) < filters.until)
+    where = and_(*conditions)
+    total = session.exec(select(func.count()).select_from(Issue).where(where)).one()
+
+    page = select(Issue, Unit.name).join(Unit, col(Unit.code) == col(Issue.unit_code), isouter=True)
+    page = page.where(where)
+    if cursor:
+        at, last_id = _decode_cursor(cursor)
+        page = page.where(
+            or_(
+                col(Issue.registered_at) < at,
+                and_(col(Issue.registered_at) == at, col(Issue.id) < last_id),
+            )
+        )
+    page = page.order_by(col(Issue.registered_at).desc(), col(Issue.id).desc()).limit(limit + 1)
+    rows = session.exec(page).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[IssueSummary](
+        data=[_summary(row, name) for row, name in rows],
+        count=total,
+        next_cursor=_encode_cursor(rows[-1][0]) if more and rows else None,
+    )
+
+
+def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
+    return IssueSummary(
+        id=row.id,
+        tracking_code=row.tracking_code,
+        category=row.category,
+        title=row.title,
+        urgency=row.urgency,
+        status=Status(row.status),
+        status_label=labels.STATUS.get(row.status, row.status),
+        level=row.level,
+        unit=UnitOut(code=row.unit_code, name=unit_name or row.unit_code),
+        deadline=_row_deadline(row),
+        overdue=row.overdue,
+        registered_at=row.registered_at,
+        closed_at=row.closed_at,
+    )
+
+
+# ---- actions ------------------------------------------------------------------------------------
+
+# Why a caller who can read an issue may not take an action on it (403 detail).
+_REFUSALS = {
+    "report": "只有被吹哨且尚未报到的部门可以报到",
+    "extension_decision": "延期须由上级单位负责人审批",
+    "supervise": "只有督查人员或上级单位负责人可以督办",
+    "feedback": "无权录入回访评价",
+    "withdraw": "只有群众本人或当前承办单位可以撤回",
+    "transfer": "只有当前承办单位或其上级负责人可以转派",
+}
+
+
+def request_id(
+    principal: Principal, issue_id: str, action: str, idempotency_key: str | None
+) -> str:
+    """The update id: a retried request (same caller, issue, action and key) applies once."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    name = f"{principal.username}\n{issue_id}\n{action}\n{idempotency_key}"
+    return uuid.uuid5(_ACTION_NS, name).hex
+
+
+def authorise(principal: Principal, action: str, loaded: Loaded) -> None:
+    """Refuse before Temporal: 409 on a finished issue, 403 outside the caller's jurisdiction."""
+    scope = loaded.scope
+    if not scope.is_open:
+        raise ProblemError(409, f"事项已{labels.STATUS[scope.status.value]}", slug="rejected")
+    if not principal.may(action, scope):
+        metrics.ISSUE_ACTIONS.labels(action, "forbidden").inc()
+        unit = loaded.state.unit.name if loaded.state else scope.unit_code
+        raise forbidden(_REFUSALS.get(action, f"事项当前在{unit}，只有该单位可以办理"))
+
+
+async def execute(temporal: Client, issue_id: str, update: str, action: Action) -> ActionOut:
+    """Send the action to the issue's workflow; its validators are the last word (409)."""
+    try:
+        result: ActionResult = await handle_of(temporal, issue_id).execute_update(
+            update,
+            action,
+            id=action.request_id,
+            result_type=ActionResult,
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            # Closed since we looked, and gone from Temporal.
+            raise ProblemError(409, "事项已结束", slug="rejected") from exc
+        raise
+    except Exception:
+        metrics.ISSUE_ACTIONS.labels(update, "rejected").inc()
+        raise
+    metrics.ISSUE_ACTIONS.labels(update, "duplicate" if result.duplicate else "applied").inc()
+    return ActionOut(
+        issue_id=result.issue_id,
+        seq=result.seq,
+        status=result.status,
+        status_label=labels.STATUS[result.status.value],
+        level=result.level,
+        unit=result.unit,
+        deadline=result.deadline,
+        duplicate=result.duplicate,
+    )
+
+
+def department_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
+    """Names of the whistled departments; unknown codes are a 422 naming ``departments``."""
+    rows = session.exec(select(Department).where(col(Department.code).in_(codes))).all()
+    names = {d.code: d.name for d in rows}
+    unknown = [c for c in codes if c not in names]
+    if unknown:
+        raise invalid("departments", f"未知的部门代码：{', '.join(unknown)}")
+    return names
+
+
+def transfer_ladder(session: Session, code: str) -> list[UnitRef]:
+    try:
+        return ladder(session, code)
+    except UnitNotFound:
+        raise invalid("unit", "未知的单位代码") from None
+    except ValueError:
+        raise invalid("unit", "该单位之上没有县级单位") from None

@@ -1,0 +1,101 @@
+"""The HTTP API: one FastAPI app under ``/api/v1``, holding one Temporal client and one engine.
+
+Stateless: everything it knows comes from Temporal (live issues) and the read model (the rest),
+so any number of API processes can run side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from api import problems
+from api.deps import API_PREFIX
+from api.metrics import MetricsMiddleware
+from api.routes import auth, health, inbox, issues, stats, units
+from settings import Settings
+from store.db import make_engine
+
+TITLE = "Linkage 县乡村三级联动 API"
+DESCRIPTION = """
+县—乡镇—村三级联动：群众诉求和网格发现的问题在村登记，由持久化流程按时限逐级流转
+（村 → 乡镇 → 县），直至某一级办结、群众评价。
+
+- 工作人员：`POST /api/v1/auth/token` 用户名和密码换取 JWT（Bearer）。
+- 部门系统：请求头 `X-API-Key: <prefix>.<secret>`。
+- 群众：凭登记时获得的查询码（tracking_code）和查询密码（pin）查询、评价、撤回。
+- 错误统一为 RFC 9457 `application/problem+json`，参数错误以 `field` 指明字段。
+"""
+
+TAGS = [
+    {"name": "auth", "description": "登录与身份：工作人员用户名密码换取令牌，部门系统使用 API Key"},
+    {
+        "name": "issues",
+        "description": "事项：登记受理、查询、签收、进展、办结、上报、吹哨报到、延期、转派、督办、"
+        "回访评价、撤回",
+    },
+    {"name": "units", "description": "辖区单位：县—乡镇（街道）—村（社区）—网格"},
+    {"name": "inbox", "description": "站内通知：本单位、本部门、督查和管理员的提醒"},
+    {"name": "stats", "description": "统计：三率、办结层级占比、各层级按时率、办理时长、红黑榜"},
+    {"name": "health", "description": "健康检查与 Prometheus 指标"},
+]
+
+
+def create_app(
+    settings: Settings, *, temporal: Client | None = None, engine: Engine | None = None
+) -> FastAPI:
+    """The API app; tests pass their own Temporal client and engine, which it then leaves open."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings.resolved_database_url)
+        # Lazy: the API comes up while Temporal is still starting or briefly down, and answers
+        # 503 (health included) until it is reachable, instead of refusing to start.
+        app.state.temporal = temporal or await Client.connect(
+            settings.resolved_temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+        )
+        try:
+            yield
+        finally:
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version="1.0.0",
+        openapi_tags=TAGS,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(MetricsMiddleware)
+    problems.install(app)
+
+    # Each router carries its full /api/v1 prefix, so a request's route template (metrics
+    # labels) is the whole path.
+    for module in (auth, issues, units, inbox, stats, health):
+        app.include_router(module.router)
+    return app
+
+
+def run_api(settings: Settings) -> None:
+    """Serve the API with uvicorn on ``settings.api_host:api_port`` until interrupted."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+        log_level="info",
+    )

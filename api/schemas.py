@@ -1,0 +1,425 @@
+"""The HTTP shapes: request bodies (with examples for the docs) and responses.
+
+Field names are English (the contract); descriptions are Chinese for the people reading the docs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.models import Channel, Satisfaction, Status, Urgency
+
+T = TypeVar("T")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+"""Text a person must write (a reason, a summary): blank is refused here, not by the workflow."""
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,19}$")
+]
+Pin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+TrackingCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)]
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields: a misspelt field must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- auth ---------------------------------------------------------------------------------------
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class UnitOut(BaseModel):
+    code: str = Field(examples=["611025001001"])
+    name: str = Field(examples=["新城社区居委会"])
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str | None
+    role: str
+    role_label: str
+    unit: UnitOut | None = None
+    department: UnitOut | None = None
+
+
+# ---- issues: registration -----------------------------------------------------------------------
+
+
+class ReporterIn(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    phone: Phone | None = None
+
+
+class IssueCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "village_code": "611025001001",
+                    "category": "sanitation",
+                    "title": "村道垃圾堆放",
+                    "description": "新城社区东口路边垃圾堆放多日无人清运",
+                    "urgency": "normal",
+                    "reporter": {"name": "张三", "phone": "13800001234"},
+                    "location": "新城社区东口",
+                    "attachments": ["https://example.org/photo/1.jpg"],
+                    "channel": "walk_in",
+                }
+            ]
+        },
+    )
+
+    village_code: Code = Field(description="登记的村（社区）或网格代码")
+    category: Code = Field(description="事项类别代码，如 sanitation")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+    ]
+    urgency: Urgency = Urgency.NORMAL
+    reporter: ReporterIn | None = None
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    attachments: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
+    channel: Channel | None = Field(default=None, description="受理渠道；部门系统默认 department")
+
+
+class IssueCreated(BaseModel):
+    id: str
+    tracking_code: str = Field(description="群众查询码")
+    pin: str = Field(description="群众查询密码（6位），只在登记时返回")
+    status: Status
+    level: str
+    unit: UnitOut
+    deadline: datetime | None
+
+
+# ---- issues: reading ----------------------------------------------------------------------------
+
+
+class ReporterOut(BaseModel):
+    name: str | None = None
+    phone: str | None = Field(default=None, description="除当前承办单位和管理员外均脱敏")
+
+
+class LevelOut(BaseModel):
+    level: str
+    unit: str
+    unit_name: str
+    entered_at: datetime
+    deadline: datetime
+    accept_deadline: datetime
+    accepted_at: datetime | None = None
+    left_at: datetime | None = None
+    outcome: str | None = None
+    on_time: bool | None = None
+    extended: bool = False
+    reason: str
+
+
+class ActorOut(BaseModel):
+    user: str
+    role: str
+    unit: str | None = None
+    department: str | None = None
+    name: str | None = None
+
+
+class EventOut(BaseModel):
+    seq: int
+    type: str
+    label: str
+    at: datetime
+    actor: ActorOut
+    level: str | None = None
+    unit: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DepartmentCallOut(BaseModel):
+    department: str
+    name: str
+    whistled_at: datetime
+    report_deadline: datetime
+    reported_at: datetime | None = None
+    on_time: bool | None = None
+    contribution: str | None = None
+
+
+class ResolutionOut(BaseModel):
+    level: str
+    unit: str
+    unit_name: str | None = None
+    summary: str | None = None
+    at: datetime | None = None
+
+
+class FeedbackOut(BaseModel):
+    solved: bool | None = None
+    satisfaction: str | None = None
+    comment: str | None = None
+    at: datetime | None = None
+
+
+class IssueDetail(BaseModel):
+    """One issue, the same shape whether it came from the live workflow or the read model."""
+
+    id: str
+    tracking_code: str
+    category: str
+    category_name: str | None = None
+    title: str
+    description: str
+    urgency: str
+    channel: str
+    status: Status
+    status_label: str
+    level: str
+    unit: UnitOut
+    registered_unit: UnitOut | None = None
+    deadline: datetime | None = None
+    overdue: bool = False
+    provisional: bool = False
+    reporter: ReporterOut = Field(default_factory=ReporterOut)
+    location: str | None = None
+    attachments: list[str] = Field(default_factory=list)
+    registered_at: datetime
+    closed_at: datetime | None = None
+    levels: list[LevelOut] = Field(default_factory=list)
+    events: list[EventOut] = Field(default_factory=list)
+    departments: list[DepartmentCallOut] = Field(default_factory=list)
+    resolution: ResolutionOut | None = None
+    feedback: FeedbackOut | None = None
+    source: str = Field(description="live：来自流程实时状态；record：来自读模型")
+
+
+class IssueSummary(BaseModel):
+    id: str
+    tracking_code: str
+    category: str
+    title: str
+    urgency: str
+    status: Status
+    status_label: str
+    level: str
+    unit: UnitOut
+    deadline: datetime | None = None
+    overdue: bool = False
+    registered_at: datetime
+    closed_at: datetime | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="符合条件的总数")
+    next_cursor: str | None = Field(default=None, description="下一页游标；为空表示没有更多")
+
+
+class Listing(BaseModel, Generic[T]):
+    data: list[T]
+    count: int
+
+
+# ---- issues: actions ----------------------------------------------------------------------------
+
+
+class ActionOut(BaseModel):
+    """Where the issue stands after an action (the workflow's ``ActionResult``)."""
+
+    issue_id: str
+    seq: int = Field(description="该操作产生的事件序号")
+    status: Status
+    status_label: str
+    level: str
+    unit: str
+    deadline: datetime | None
+    duplicate: bool = Field(description="同一 Idempotency-Key 的重复请求：未再次执行")
+
+
+def _example(**example: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+class AcceptIn(Body):
+    model_config = _example(note="已签收，安排网格员现场查看")
+    note: OptionalText = None
+
+
+class ProgressIn(Body):
+    model_config = _example(note="已联系环卫公司，明日上午清运")
+    note: Text
+
+
+class ResolveIn(Body):
+    model_config = _example(summary="垃圾已清运，设置临时垃圾桶两处")
+    summary: Text
+
+
+class EscalateIn(Body):
+    model_config = _example(reason="涉及跨村道路权属，超出村级处置权限")
+    reason: Text
+
+
+class WhistleIn(Body):
+    model_config = _example(departments=["zhenan-zhujian"], reason="需住建部门现场鉴定")
+    departments: list[Code] = Field(min_length=1, max_length=20, description="部门代码")
+    reason: Text
+
+
+class ReportIn(Body):
+    model_config = _example(contribution="已派员到场，提供鉴定意见")
+    contribution: OptionalText = None
+
+
+class TermIn(Body):
+    working_days: int | None = Field(default=None, ge=1, le=60, description="工作日数")
+    duration: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = (
+        Field(default=None, description="ISO 8601 时长，如 PT4H")
+    )
+
+
+class ExtensionIn(TermIn):
+    model_config = _example(working_days=2, reason="需等待鉴定结果")
+    reason: Text
+
+
+class ExtensionDecisionIn(TermIn):
+    model_config = _example(approve=True, working_days=2, comment="同意延期")
+    approve: bool
+    comment: OptionalText = None
+
+
+class TransferIn(Body):
+    model_config = _example(unit="611025001002", reason="事发地属镇城社区")
+    unit: Code = Field(description="转派目标单位代码（同级）")
+    reason: Text
+
+
+class SuperviseIn(Body):
+    model_config = _example(note="请于本周内办结并反馈")
+    note: Text
+
+
+class CitizenCredentials(Body):
+    tracking_code: TrackingCode | None = Field(default=None, description="群众查询码（无令牌时）")
+    pin: Pin | None = Field(default=None, description="群众查询密码（无令牌时）")
+
+
+class FeedbackIn(CitizenCredentials):
+    model_config = _example(solved=True, satisfaction="satisfied", comment="处理及时")
+    solved: bool
+    satisfaction: Satisfaction
+    comment: OptionalText = None
+
+
+class WithdrawIn(CitizenCredentials):
+    model_config = _example(reason="已自行协商解决", tracking_code="7K3M9QXR2D", pin="123456")
+    reason: OptionalText = None
+
+
+class TrackIn(Body):
+    model_config = _example(tracking_code="7K3M9QXR2D", pin="123456")
+    tracking_code: TrackingCode
+    pin: Pin
+
+
+# ---- units, inbox -------------------------------------------------------------------------------
+
+
+class UnitSummary(BaseModel):
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    depth: int
+
+
+class UnitDetail(UnitSummary):
+    ancestors: list[UnitOut] = Field(description="上级单位，自上而下")
+    children: list[UnitSummary]
+
+
+class NotificationOut(BaseModel):
+    id: int
+    issue_id: str | None
+    kind: str
+    title: str
+    body: str
+    target_kind: str
+    target_code: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    data: list[NotificationOut]
+    count: int = Field(description="返回的条数")
+    unread: int = Field(description="未读总数")
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    database: str = "ok"
+    temporal: str = "ok"
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+
+
+class RatesOut(BaseModel):
+    """三率 and the composite; null where nothing was counted yet (never a misleading 0)."""
+
+    response: float | None = Field(description="响应率：按时签收 ÷ 已派发（签收已定）")
+    resolution: float | None = Field(description="解决率：回访“已解决” ÷ 回访数")
+    satisfaction: float | None = Field(description="满意率：(满意 + 0.9×基本满意) ÷ 回访数")
+    composite: float | None = Field(description="综合得分：0.1×响应 + 0.5×解决 + 0.4×满意")
+    dispatched: int
+    accepted_on_time: int
+    feedback: int
+
+
+class DurationsOut(BaseModel):
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class StatsSummaryOut(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    open: int
+    warning: int
+    overdue: int
+    resolved: int
+    resolution_share: dict[str, float | None] = Field(
+        description="办结层级占比：村/乡镇/县办结 ÷ 办结总数"
+    )
+    on_time: dict[str, float | None] = Field(description="各层级按时率")
+    time_to_resolve: DurationsOut
+    rates: RatesOut
+
+
+class RankingOut(BaseModel):
+    rank: int
+    unit: UnitOut
+    kind: str
+    total: int
+    overdue: int
+    rates: RatesOut
+
+
+class StatsOut(StatsSummaryOut):
+    unit: UnitOut
+    since: datetime | None
+    until: datetime | None
+    rankings: list[RankingOut] = Field(description="直接下级单位红黑榜（综合得分降序）")

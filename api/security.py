@@ -1,0 +1,264 @@
+"""Who is calling: staff by password and JWT, departments' machine clients by API key, citizens by
+tracking code and PIN.
+
+Argon2 (pwdlib) is deliberately slow — about a fifth of a second here — so every function that
+verifies or hashes is synchronous and meant for a worker thread, never the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from pwdlib import PasswordHash
+from sqlalchemy import case, literal, update
+from sqlmodel import Session, col, select
+
+from settings import Settings
+from store.tables import ApiKey, Department, Issue, User, UTCDateTime
+
+ALGORITHM = "HS256"
+PIN_ATTEMPTS = 5
+PIN_LOCKOUT = timedelta(minutes=15)
+API_KEY_HEADER = "X-API-Key"
+
+_hasher = PasswordHash.recommended()
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret: str, hashed: str | None) -> bool:
+    """Argon2 verify; a missing hash is checked against a dummy so timing does not tell."""
+    try:
+        return _hasher.verify(secret, hashed or _dummy_hash())
+    except Exception:  # a malformed stored hash is a refusal, not a server error
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+# ---- staff: password and JWT --------------------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password, or None (unknown users cost the same time)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    ok = verify_secret(password, user.password_hash if user else None)
+    if user is None or not ok or not user.active:
+        return None
+    return user
+
+
+def create_access_token(user: User, settings: Settings, now: datetime | None = None) -> str:
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": user.username,
+        "role": user.role,
+        "unit": user.unit_code,
+        "department": user.department_code,
+        "iat": issued,
+        "exp": issued + timedelta(minutes=settings.access_token_minutes),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, settings: Settings) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired token signed with our key; None otherwise."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims
+
+
+# ---- departments' machine clients: API keys -----------------------------------------------------
+
+
+def create_api_key(session: Session, department_code: str, name: str) -> str:
+    """Create a key for a department's machine client and return its plaintext, shown only once.
+
+    The key reads ``<prefix>.<secret>``: the prefix finds the row, the secret is kept only as an
+    argon2 hash, so a leaked database does not leak working keys.
+
+    Raises:
+        ValueError: no department has this code.
+    """
+    if session.get(Department, department_code) is None:
+        raise ValueError(f"unknown department {department_code}")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)  # URL-safe base64 never contains the "." separator
+    session.add(
+        ApiKey(
+            prefix=prefix,
+            key_hash=hash_secret(secret),
+            department_code=department_code,
+            name=name,
+            created_at=datetime.now(UTC),
+        )
+    )
+    session.commit()
+    return f"{prefix}.{secret}"
+
+
+class _VerifiedKeys:
+    """Keys that passed argon2 recently, by prefix: a machine client calls often, and a fifth of a
+    second of hashing per request would be its whole latency. The row is still read on every call
+    (revocation applies at once) and an entry holds only a SHA-256 digest, bound to the stored hash.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, prefix: str, digest: bytes, key_hash: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(prefix)
+            return (
+                entry is not None and hmac.compare_digest(entry[0], digest) and entry[1] == key_hash
+            )
+
+    def remember(self, prefix: str, digest: bytes, key_hash: str) -> None:
+        with self._lock:
+            self._entries[prefix] = (digest, key_hash)
+            self._entries.move_to_end(prefix)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_verified_keys = _VerifiedKeys()
+
+
+def authenticate_api_key(session: Session, key: str) -> ApiKey | None:
+    """The unrevoked key row this plaintext belongs to, or None."""
+    prefix, dot, secret = key.strip().partition(".")
+    if not dot or not prefix or not secret or len(key) > 256:
+        return None
+    row = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    digest = hashlib.sha256(secret.encode()).digest()
+    if _verified_keys.known(prefix, digest, row.key_hash):
+        return row
+    if not verify_secret(secret, row.key_hash):
+        return None
+    _verified_keys.remember(prefix, digest, row.key_hash)
+    return row
+
+
+# ---- citizens: tracking code and PIN ------------------------------------------------------------
+
+# Crockford's base32 without I, L, O, U: read aloud over the phone without confusion.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _derive(settings: Settings, purpose: str, issue_id: str) -> bytes:
+    return hmac.new(
+        settings.secret_key.encode(), f"{purpose}:{issue_id}".encode(), hashlib.sha256
+    ).digest()
+
+
+def tracking_code_for(issue_id: str, settings: Settings) -> str:
+    """The citizen's tracking code: derived, so a retried registration gets the same one."""
+    number = int.from_bytes(_derive(settings, "tracking-code", issue_id)[:8], "big")
+    chars = []
+    for _ in range(10):  # 50 bits: collisions are negligible at a province's volume
+        number, index = divmod(number, 32)
+        chars.append(_CODE_ALPHABET[index])
+    return "".join(chars)
+
+
+def pin_for(issue_id: str, settings: Settings) -> str:
+    """The citizen's 6-digit PIN, derived with the server's secret: unguessable from the id, and
+    the same on a retried registration, so the retry can show the PIN the first answer showed."""
+    number = int.from_bytes(_derive(settings, "pin", issue_id)[:8], "big")
+    return f"{number % 1_000_000:06d}"
+
+
+def normalise_tracking_code(code: str) -> str:
+    """Accept what people type: lower case, spaces and dashes, O for 0, I/L for 1."""
+    cleaned = code.strip().upper().replace("-", "").replace(" ", "")
+    return cleaned.translate(str.maketrans("OIL", "011"))
+
+
+class PinCheck(Enum):
+    OK = "ok"
+    WRONG = "wrong"  # unknown tracking code or wrong PIN: the answer does not say which
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class CitizenAccess:
+    result: PinCheck
+    issue: Issue | None = None
+    locked_until: datetime | None = None
+
+
+def check_pin(
+    session: Session, tracking_code: str, pin: str, now: datetime | None = None
+) -> CitizenAccess:
+    """Verify a citizen's tracking code and PIN, with lockout after repeated wrong PINs.
+
+    ``pin_failures`` and ``pin_locked_until`` are the one field family of the issue row the API
+    writes: a wrong PIN must be counted before anything reaches the workflow (a refused guess is
+    no event of the issue and must not enter its history), and only the API sees failed attempts.
+    The recorder never overwrites these columns. The counting is one atomic UPDATE so concurrent
+    guesses cannot slip past the limit.
+    """
+    now = now or datetime.now(UTC)
+    code = normalise_tracking_code(tracking_code)
+    issue = session.exec(select(Issue).where(Issue.tracking_code == code)).first()
+    if issue is not None and issue.pin_locked_until is not None and issue.pin_locked_until > now:
+        return CitizenAccess(PinCheck.LOCKED, locked_until=issue.pin_locked_until)
+    ok = verify_secret(pin.strip(), issue.pin_hash if issue else None)
+    if issue is None:
+        return CitizenAccess(PinCheck.WRONG)
+    if ok:
+        if issue.pin_failures or issue.pin_locked_until is not None:
+            session.exec(
+                update(Issue)
+                .where(col(Issue.id) == issue.id)
+                .values(pin_failures=0, pin_locked_until=None)
+            )
+            session.commit()
+        return CitizenAccess(PinCheck.OK, issue=issue)
+
+    # A lock that has run out starts a fresh count.
+    expired = col(Issue.pin_locked_until).is_not(None) & (col(Issue.pin_locked_until) <= now)
+    failures = case((expired, 1), else_=col(Issue.pin_failures) + 1)
+    session.exec(
+        update(Issue)
+        .where(col(Issue.id) == issue.id)
+        .values(
+            pin_failures=failures,
+            pin_locked_until=case(
+                (failures >= PIN_ATTEMPTS, literal(now + PIN_LOCKOUT, UTCDateTime())),
+                (expired, literal(None, UTCDateTime())),
+                else_=col(Issue.pin_locked_until),
+            ),
+        )
+    )
+    session.commit()
+    session.refresh(issue)
+    if issue.pin_locked_until is not None and issue.pin_locked_until > now:
+        return CitizenAccess(PinCheck.LOCKED, locked_until=issue.pin_locked_until)
+    return CitizenAccess(PinCheck.WRONG)

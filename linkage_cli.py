@@ -1,0 +1,145 @@
+"""The ``linkage`` command: the embedded stack, one process per role, and admin tools.
+
+Each command is thin: it reads the settings, then hands over to the package that owns the work.
+Long-running commands that opened a Temporal client end with ``os._exit`` to dodge the SDK's
+known ``PyGILState_Release`` crash at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from settings import Settings, get_settings
+
+app = typer.Typer(
+    name="linkage",
+    help="Linkage — 县—乡镇—村三级联动: issues carried up the ladder by durable workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+units_app = typer.Typer(help="The jurisdiction tree (units).", no_args_is_help=True)
+app.add_typer(units_app, name="units")
+db_app = typer.Typer(help="The SQL read model.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings_with(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line flags taking precedence."""
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"LINKAGE_{key.upper()}"] = str(value)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@app.command()
+def up(
+    policy: Annotated[str | None, typer.Option(help="policy name (default, drill) or path")] = None,
+    county: Annotated[str | None, typer.Option(help="division code of the county")] = None,
+    port: Annotated[int | None, typer.Option(help="API port")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where SQLite files live")] = None,
+) -> None:
+    """Start the whole embedded stack: Temporal dev server, migrations, seed, worker and API."""
+    from workers.devstack import run_devstack
+
+    settings = _settings_with(policy=policy, county=county, api_port=port, data_dir=data_dir)
+    code = run_devstack(settings)
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker() -> None:
+    """Run one worker process (workflows and activities) against LINKAGE_TEMPORAL_ADDRESS."""
+    import asyncio
+
+    from workers.main import run_worker
+
+    asyncio.run(run_worker(get_settings()))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn) against LINKAGE_TEMPORAL_ADDRESS and LINKAGE_DATABASE_URL."""
+    from api.main import run_api
+
+    run_api(_settings_with(api_host=host, api_port=port))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+@app.command()
+def deadline(
+    from_: Annotated[str, typer.Option("--from", help="start, ISO 8601 (naive = Asia/Shanghai)")],
+    working_days: Annotated[int | None, typer.Option(help="working days on the calendar")] = None,
+    duration: Annotated[str | None, typer.Option(help="ISO 8601 duration, e.g. PT4H")] = None,
+) -> None:
+    """Print the deadline of a term starting at --from."""
+    from activities.deadlines import describe_deadline
+
+    if (working_days is None) == (duration is None):
+        raise typer.BadParameter("give exactly one of --working-days or --duration")
+    try:
+        start = datetime.fromisoformat(from_)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--from: {exc}") from exc
+    typer.echo(describe_deadline(get_settings(), start, working_days, duration))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the read model's schema up to date (Alembic)."""
+    from store.db import migrate
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    typer.echo("migrated")
+
+
+@db_app.command("seed")
+def db_seed() -> None:
+    """Load the county tree, departments, categories (and demo accounts outside production)."""
+    from store.db import make_engine, migrate
+    from store.seed import seed
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    report = seed(make_engine(settings.resolved_database_url), settings)
+    typer.echo(str(report))
+
+
+@units_app.command("import")
+def units_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="division JSON file")],
+    county: Annotated[str | None, typer.Option(help="only this county's subtree")] = None,
+) -> None:
+    """Load a division tree (统计用区划代码) of the shape of data/divisions-611025-zhenan.json."""
+    from store.db import make_engine, migrate
+    from store.units_import import import_units
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    report = import_units(make_engine(settings.resolved_database_url), file, county=county)
+    typer.echo(str(report))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Settings of every Linkage process, read from the environment (prefix ``LINKAGE_``) once at start.
+
+The API, the worker and the ``linkage`` command share this one class, so an address or a secret is
+named in exactly one place. Production refuses the development defaults.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+"""The repository (or installed tree) root: policies/ and data/ live beside the packages."""
+
+DEV_SECRET = "linkage-development-secret-not-for-production"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of a Linkage process; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(
+        default=Path(".linkage"), description="SQLite files and Temporal's store"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
+    )
+    temporal_address: str | None = Field(
+        default=None, description="host:port of a Temporal server; unset: `linkage up` embeds one"
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "linkage-issues"
+    policy: str = Field(default="default", description="policy name under policies/ or a path")
+    calendar_file: Path | None = Field(
+        default=None, description="admin-supplied official holiday schedules (TOML)"
+    )
+    timezone: str = "Asia/Shanghai"
+    office_close: time = time(18, 0)
+    secret_key: str = DEV_SECRET
+    access_token_minutes: int = 8 * 60
+    demo_accounts: bool = True
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="base of links sent in notifications"
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    county: str = Field(default="611025", description="division code of the county served")
+    division_file: Path | None = Field(
+        default=None, description="division tree seeded at start; default: the demo county's"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "LINKAGE_SECRET_KEY must be a random value of 32+ characters in production"
+                )
+            if self.demo_accounts:
+                raise ValueError("LINKAGE_DEMO_ACCOUNTS must be false in production")
+            if self.database_url is None or self.database_url.startswith("sqlite"):
+                raise ValueError("LINKAGE_DATABASE_URL must point at PostgreSQL in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'linkage.db').resolve()}"
+
+    @property
+    def resolved_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def resolved_division_file(self) -> Path:
+        return self.division_file or ROOT / "data" / "divisions-611025-zhenan.json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, validated once."""
+    return Settings()

