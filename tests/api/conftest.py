@@ -21,18 +21,15 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from domain import search_attributes
 from domain.models import IssueState
 from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
 from store.tables import Issue
-from workers.main import build_worker
+from workers.main import build_worker, register_search_attributes
 from workflows.issue import workflow_id
 
 # The demo county's units (镇安县): two villages of one township, and another township.
@@ -79,15 +76,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     # The workflow upserts typed search attributes; a server that does not know them fails every
     # workflow task (the dev server gets them as start-up flags).
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
-                for key in search_attributes.ALL
-            },
-        )
-    )
+    await register_search_attributes(env.client, env.client.namespace)
     yield env
     await env.shutdown()
 

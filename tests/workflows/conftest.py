@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -45,6 +45,7 @@ from domain.policy import load_policy
 from settings import ROOT, Settings
 from store.db import make_engine, migrate
 from store.units_import import import_units, ladder
+from tests.conftest import fresh_postgres_database
 from workers.main import build_worker, register_search_attributes
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
@@ -71,14 +72,23 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
-@pytest.fixture(scope="session")
-def read_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('readmodel') / 'linkage.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    import_units(engine, ROOT / "data" / "divisions-611025-zhenan.json")
-    yield engine
-    engine.dispose()
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def read_model(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The read model every scenario settles into: each scenario runs on SQLite and PostgreSQL."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('readmodel') / 'linkage.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres_database())
+        migrate(url)
+        engine = make_engine(url)
+        import_units(engine, ROOT / "data" / "divisions-611025-zhenan.json")
+        yield engine
+        engine.dispose()
 
 
 @dataclass
