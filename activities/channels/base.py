@@ -394,14 +394,23 @@ def render_text(
 ) -> str:
     """Plain text of a notice, within ``limit`` UTF-8 bytes."""
     lines = [f"【{kind_label(kind)}】{title.strip()}"]
-    if where:
-        lines.append(f"地点：{' / '.join(where)}")
-    if level is not None:
-        lines.append(f"层级：{level_label(level)}")
-    if deadline is not None:
-        lines.append(f"期限：{format_deadline(deadline, tz)}")
+    lines += [f"{label}：{value}" for label, value in _facts(where, level, deadline, tz)]
     tail = f"详情：{link}" if link else ""
     return _fit("\n".join(lines), body.strip(), tail, limit, "\n")
+
+
+def _facts(
+    where: Sequence[str], level: str | None, deadline: datetime | None, tz: str
+) -> list[tuple[str, str]]:
+    """The labelled facts of a notice (where, level, deadline), in the order people read them."""
+    facts: list[tuple[str, str]] = []
+    if where:
+        facts.append(("地点", " / ".join(where)))
+    if level is not None:
+        facts.append(("层级", LEVEL_LABELS.get(level, level)))
+    if deadline is not None:
+        facts.append(("期限", format_deadline(deadline, tz)))
+    return facts
 
 
 def render_markdown(
@@ -423,12 +432,7 @@ def render_markdown(
     newlines.
     """
     lines = [f"### 【{kind_label(kind)}】{title.strip()}"]
-    if where:
-        lines.append(f"**地点**：{' / '.join(where)}")
-    if level is not None:
-        lines.append(f"**层级**：{level_label(level)}")
-    if deadline is not None:
-        lines.append(f"**期限**：{format_deadline(deadline, tz)}")
+    lines += [f"**{label}**：{value}" for label, value in _facts(where, level, deadline, tz)]
     tail = f"[查看详情]({_markdown_link(link)})" if link else ""
     return _fit("\n\n".join(lines), body.strip(), tail, limit, "\n\n")
 
