@@ -96,6 +96,116 @@ def deadline(
     typer.echo(describe_deadline(get_settings(), start, working_days, duration))
 
 
+def _when(option: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option}: {exc}") from exc
+
+
+@app.command()
+def stats(
+    unit: Annotated[str | None, typer.Option(help="unit code (default: the county)")] = None,
+    since: Annotated[str | None, typer.Option(help="from DATE or ISO datetime (included)")] = None,
+    until: Annotated[str | None, typer.Option(help="to DATE or ISO datetime (excluded)")] = None,
+    category: Annotated[str | None, typer.Option(help="only this category code")] = None,
+    bucket: Annotated[str | None, typer.Option(help="trend by day or week")] = None,
+    top: Annotated[int, typer.Option(help="rows of each ranking")] = 10,
+) -> None:
+    """Print the statistics of a unit's subtree (read model, LINKAGE_DATABASE_URL) as tables."""
+    from rich.console import Console
+    from sqlmodel import Session
+
+    from api.problems import ProblemError
+    from api.routes.stats import build_stats, resolve_scope
+    from api.stats import Bucket
+    from api.stats_console import render_stats
+    from store.db import make_engine
+
+    settings = get_settings()
+    try:
+        width = Bucket(bucket) if bucket is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter("--bucket: day or week") from exc
+    start, end = _when("--since", since), _when("--until", until)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            scope = resolve_scope(
+                session, unit or settings.county, start, end, category, settings.timezone
+            )
+            result = build_stats(session, scope, settings.timezone, width)
+    except ProblemError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    render_stats(result, Console(), top=top)
+
+
+@app.command()
+def simulate(
+    count: Annotated[int, typer.Option(min=0, help="issues to register")] = 100,
+    rate: Annotated[float, typer.Option(min=0.001, help="arrivals per second")] = 2.0,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same workload")] = 1,
+    api_url: Annotated[
+        str | None, typer.Option(help="base URL of the API (default: LINKAGE_PUBLIC_URL)")
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="only villages of this township")] = None,
+    villages: Annotated[
+        int | None, typer.Option(min=1, help="how many villages take part (the busiest)")
+    ] = None,
+    urgent: Annotated[float, typer.Option(min=0, max=1, help="share of urgent issues")] = 0.1,
+    pace: Annotated[float, typer.Option(min=0, help="mean seconds between two steps")] = 0.5,
+    concurrency: Annotated[int, typer.Option(min=1, help="issues played at once")] = 16,
+) -> None:
+    """Play a realistic workload through the HTTP API as the demo accounts (password demo)."""
+    import asyncio
+
+    import httpx
+    from rich.console import Console
+
+    from simulation.workload import (
+        SimulationError,
+        WorkloadConfig,
+        WorkloadReport,
+        report_table,
+        run_workload,
+    )
+
+    settings = get_settings()
+    config = WorkloadConfig(
+        count=count,
+        rate=rate,
+        seed=seed,
+        county=settings.county,
+        unit=unit,
+        villages=villages,
+        urgent_share=urgent,
+        pace=pace,
+        concurrency=concurrency,
+    )
+    base = (api_url or settings.public_url).rstrip("/") + "/api/v1/"
+    console = Console()
+
+    async def play() -> WorkloadReport:
+        async with httpx.AsyncClient(base_url=base, timeout=60, trust_env=False) as http:
+            return await run_workload(http, config, console)
+
+    try:
+        report = asyncio.run(play())
+    except (httpx.HTTPError, SimulationError) as error:
+        typer.echo(f"error: {base}: {error}", err=True)
+        raise typer.Exit(2) from error
+    console.print(report_table(report))
+    for message in report.errors:
+        console.print(message, style="red", soft_wrap=True, markup=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Bring the read model's schema up to date (Alembic)."""

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from api import problems
 from api.deps import API_PREFIX
 from api.metrics import MetricsMiddleware
-from api.routes import auth, health, inbox, issues, stats, units
+from api.routes import auth, dashboard, health, inbox, issues, stats, units
 from settings import Settings
 from store.db import make_engine
 
@@ -83,7 +83,7 @@ def create_app(
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.
-    for module in (auth, issues, units, inbox, stats, health):
+    for module in (auth, issues, units, inbox, stats, health, dashboard):
         app.include_router(module.router)
     return app
 

@@ -295,6 +295,8 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
             detail = "没有这个接口"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "请求体无法解析（须为 UTF-8 编码的 JSON 或表单）"
         return problem_response(request, exc.status_code, detail, headers=exc.headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -344,15 +346,56 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(RuntimeError, on_runtime)
     app.add_exception_handler(Exception, on_unexpected)
+    _document_problems(app)
+
+
+# ---- the OpenAPI document -----------------------------------------------------------------------
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# FastAPI's own 422 body, which this API never sends (validation errors are problem details).
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries documenting the problem responses a route may answer with."""
+    """OpenAPI entries documenting the problem responses a route may answer with.
+
+    503 is always among them: every such route reaches the database or Temporal, and either may be
+    briefly unavailable.
+    """
     return {
-        status: {
-            "model": Problem,
-            "description": _TITLES.get(status, HTTPStatus(status).phrase),
-            "content": {MEDIA_TYPE: {}},
-        }
-        for status in statuses
+        status: {"model": Problem, "description": _TITLES.get(status, HTTPStatus(status).phrase)}
+        for status in sorted({*statuses, 503})
     }
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI say what the handlers above send.
+
+    FastAPI files a response model under the route's media type (``application/json``) and adds
+    its own ``HTTPValidationError`` for 422; here every error response becomes a ``Problem`` under
+    ``application/problem+json``, and an operation with a body documents the 400 for a body that
+    cannot be parsed at all (not UTF-8, not a form).
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    answers.setdefault("400", {"description": _TITLES[400]})
+                operation["responses"] = answers = dict(sorted(answers.items()))
+                for status, answer in answers.items():
+                    if status[0] in "45":
+                        answer["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+                        if status == "422":
+                            answer["description"] = _TITLES[422]
+        components = schema.get("components", {}).get("schemas", {})
+        for name in _FASTAPI_VALIDATION_SCHEMAS:
+            components.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

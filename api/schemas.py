@@ -5,30 +5,65 @@ Field names are English (the contract); descriptions are Chinese for the people 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from domain.models import Channel, Satisfaction, Status, Urgency
 
 T = TypeVar("T")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# Fields are stripped before their length is checked; a JSON schema cannot say so, but a pattern
+# can say the one thing that matters: not blank.
+NOT_BLANK = r"\S"
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NOT_BLANK),
+]
 """Text a person must write (a reason, a summary): blank is refused here, not by the workflow."""
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NOT_BLANK)
+]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,19}$")
 ]
 Pin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
-TrackingCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)]
+# What people type (see normalise_tracking_code): 4 to 32 letters, digits, dashes and spaces.
+TrackingCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^\s*[0-9A-Za-z-][0-9A-Za-z -]{2,30}[0-9A-Za-z-]\s*$"
+    ),
+]
 
 
 class Body(BaseModel):
     """Request bodies refuse unknown fields: a misspelt field must not be silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Rules across fields that the API enforces, stated in the JSON schema as well, so the docs
+    # (and clients generated from them) know what will be refused.
+    cross_field_rules: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema.update(cls.cross_field_rules)
+        return schema
 
 
 # ---- auth ---------------------------------------------------------------------------------------
@@ -83,9 +118,13 @@ class IssueCreate(Body):
 
     village_code: Code = Field(description="登记的村（社区）或网格代码")
     category: Code = Field(description="事项类别代码，如 sanitation")
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK),
+    ]
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NOT_BLANK),
     ]
     urgency: Urgency = Urgency.NORMAL
     reporter: ReporterIn | None = None
@@ -281,20 +320,39 @@ class ReportIn(Body):
     contribution: OptionalText = None
 
 
+_AMOUNT = "[1-9][0-9]*"
+_TIME = f"T(?:{_AMOUNT}H(?:{_AMOUNT}M)?(?:{_AMOUNT}S)?|{_AMOUNT}M(?:{_AMOUNT}S)?|{_AMOUNT}S)"
+ISO_DURATION = f"^P(?:{_AMOUNT}D(?:{_TIME})?|{_TIME})$"
+"""A positive ISO 8601 duration of days, hours, minutes and seconds (what ``parse_iso_duration``
+reads, with every written amount above zero)."""
+
+# The term is working days or a duration: each branch holds when its field is given (not null).
+_TERM_GIVEN = [
+    {"required": ["working_days"], "properties": {"working_days": {"type": "integer"}}},
+    {"required": ["duration"], "properties": {"duration": {"type": "string"}}},
+]
+
+
 class TermIn(Body):
     working_days: int | None = Field(default=None, ge=1, le=60, description="工作日数")
-    duration: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = (
-        Field(default=None, description="ISO 8601 时长，如 PT4H")
-    )
+    duration: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, max_length=32, pattern=ISO_DURATION)
+        ]
+        | None
+    ) = Field(default=None, description="ISO 8601 时长，如 PT4H、P1DT12H（与 working_days 二选一）")
 
 
 class ExtensionIn(TermIn):
     model_config = _example(working_days=2, reason="需等待鉴定结果")
+    cross_field_rules: ClassVar[dict[str, Any]] = {"oneOf": _TERM_GIVEN}  # exactly one
     reason: Text
 
 
 class ExtensionDecisionIn(TermIn):
     model_config = _example(approve=True, working_days=2, comment="同意延期")
+    # At most one: none approves the term asked for.
+    cross_field_rules: ClassVar[dict[str, Any]] = {"not": {"allOf": _TERM_GIVEN}}
     approve: bool
     comment: OptionalText = None
 
@@ -311,6 +369,16 @@ class SuperviseIn(Body):
 
 
 class CitizenCredentials(Body):
+    # Both halves or neither: one alone is refused, naming the other.
+    cross_field_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {
+                "required": ["tracking_code", "pin"],
+                "properties": {"tracking_code": {"type": "string"}, "pin": {"type": "string"}},
+            },
+            {"properties": {"tracking_code": {"type": "null"}, "pin": {"type": "null"}}},
+        ]
+    }
     tracking_code: TrackingCode | None = Field(default=None, description="群众查询码（无令牌时）")
     pin: Pin | None = Field(default=None, description="群众查询密码（无令牌时）")
 
@@ -407,19 +475,84 @@ class StatsSummaryOut(BaseModel):
     on_time: dict[str, float | None] = Field(description="各层级按时率")
     time_to_resolve: DurationsOut
     rates: RatesOut
+    open_by_level: dict[str, int] = Field(description="在办事项按当前所在层级")
+    funnel: dict[str, int] = Field(description="流转漏斗：到达村/乡镇/县级的事项数")
+    overdue_total: int = Field(description="曾经超期的事项数（含已办结）")
 
 
 class RankingOut(BaseModel):
-    rank: int
+    rank: int = Field(description="按综合得分的名次（红榜）")
+    overdue_rank: int = Field(description="按超期数的名次（黑榜，超期最多者第1）")
     unit: UnitOut
     kind: str
     total: int
-    overdue: int
+    open: int
+    warning: int
+    overdue: int = Field(description="当前超期在办数")
+    overdue_total: int = Field(description="累计超期数")
+    resolved: int
     rates: RatesOut
+
+
+class CategoryCountOut(BaseModel):
+    code: str
+    name: str
+    total: int
+    open: int
+    overdue: int
+
+
+class TrendPointOut(BaseModel):
+    start: date = Field(description="该时段的第一天（按周时为周一）")
+    registered: int = Field(description="当期登记数")
+    resolved: int = Field(description="当期办结数")
+    overdue: int = Field(description="当期新增超期数")
+
+
+class TrendOut(BaseModel):
+    bucket: str = Field(description="day 或 week")
+    points: list[TrendPointOut]
 
 
 class StatsOut(StatsSummaryOut):
     unit: UnitOut
     since: datetime | None
     until: datetime | None
+    category: str | None = None
     rankings: list[RankingOut] = Field(description="直接下级单位红黑榜（综合得分降序）")
+    township_rankings: list[RankingOut] = Field(description="辖区内乡镇（街道）红黑榜")
+    village_rankings: list[RankingOut] = Field(description="辖区内村（社区）红黑榜")
+    by_category: list[CategoryCountOut] = Field(description="各类别事项数（全部类别，含0）")
+    trend: TrendOut = Field(description="趋势：按日或按周的登记、办结、新增超期")
+
+
+class AlertOut(BaseModel):
+    """An open issue the supervisors should look at: warned (预警) or overdue (超期)."""
+
+    id: str
+    tracking_code: str
+    title: str
+    category: str
+    category_name: str | None
+    urgency: str
+    status: Status
+    status_label: str
+    level: str
+    level_label: str
+    unit: UnitOut
+    township: UnitOut | None
+    deadline: datetime | None
+    warnings_sent: int
+    overdue: bool
+    registered_at: datetime
+
+
+class AlertListOut(BaseModel):
+    count: int = Field(description="符合条件的总数")
+    data: list[AlertOut] = Field(description="按期限先后，最紧迫者在前")
+
+
+class AlertsOut(BaseModel):
+    unit: UnitOut
+    warning: AlertListOut = Field(description="预警（黄）：已发预警、尚未超期、尚未办结的事项")
+    overdue: AlertListOut = Field(description="超期（红）：县级期限已过、尚未办结的事项")

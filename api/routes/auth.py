@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import API_PREFIX, CurrentPrincipal, SessionDep, SettingsDep
@@ -18,9 +18,34 @@ from store.tables import Department, Unit
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form, saying in its schema that username and password are not blank
+    (FastAPI reads an empty form field as a missing one)."""
+
+    def __init__(
+        self,
+        *,
+        username: Annotated[str, Form(min_length=1)],
+        password: Annotated[str, Form(min_length=1, json_schema_extra={"format": "password"})],
+        # A form field cannot be null: absent is the only way to leave it out.
+        grant_type: Annotated[str, Form(pattern="^password$")] = "password",
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[str | None, Form(json_schema_extra={"format": "password"})] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
 @router.post("/token", response_model=Token, responses=responses(401, 422))
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:

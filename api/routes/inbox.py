@@ -18,6 +18,7 @@ from store.tables import Notification, Unit
 router = APIRouter(prefix=f"{API_PREFIX}/inbox", tags=["inbox"])
 
 INBOX = "inbox"
+MAX_ID = 2**31 - 1  # ids are SQL INTEGER: a larger one names no row and must not reach the driver
 
 
 def addressed_to(principal: Principal) -> ColumnElement[bool]:
@@ -101,7 +102,7 @@ def inbox(
     "/{notification_id}/read", response_model=NotificationOut, responses=responses(401, 404)
 )
 def mark_read(
-    notification_id: Annotated[int, Path(ge=1)],
+    notification_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: CurrentPrincipal,
     session: SessionDep,
 ) -> NotificationOut:

@@ -8,194 +8,15 @@ directory loses no issue.
 from __future__ import annotations
 
 import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import httpx
 import pytest
 
 from domain.search_attributes import cli_flags
-from settings import ROOT, Settings
+from settings import Settings
+from tests.e2e.stack import free_ports, login, running_stack
 from workers.devstack import child_environment, temporal_server_command
-
-BANNER_END = "Press Ctrl-C to stop."
-START_TIMEOUT = 180.0  # two cores shared with other tests: generous, the banner usually takes ~15 s
-STOP_TIMEOUT = 20.0
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: all sockets stay open until every port is picked."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0): only a process that can run counts as left running.
-    with suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        return state != "Z"
-    return True
-
-
-def _group_members(pgids: set[int]) -> list[int]:
-    """Live pids (from /proc) whose process group is one of ``pgids``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        # After the command name: state, ppid, pgrp.
-        if fields and fields[0] != "Z" and int(fields[2]) in pgids:
-            members.append(int(entry.name))
-    return members
-
-
-class Stack:
-    """One ``linkage up`` process, its output collected by a thread so its pipe never fills."""
-
-    def __init__(self, data_dir: Path, api_port: int, temporal_port: int, ui_port: int) -> None:
-        self.api_port = api_port
-        self.temporal_port = temporal_port
-        self.ui_port = ui_port
-        self.base = f"http://127.0.0.1:{api_port}"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            # The embedded stack, whatever the caller's environment points at.
-            if k not in ("LINKAGE_TEMPORAL_ADDRESS", "LINKAGE_DATABASE_URL", "LINKAGE_API_HOST")
-        }
-        env.update(
-            LINKAGE_TEMPORAL_PORT=str(temporal_port),
-            LINKAGE_TEMPORAL_UI_PORT=str(ui_port),
-            LINKAGE_ENVIRONMENT="development",
-            LINKAGE_DEMO_ACCOUNTS="true",
-            LINKAGE_POLICY="drill",
-            LINKAGE_PUBLIC_URL=self.base,
-            PYTHONUNBUFFERED="1",
-        )
-        self.lines: list[str] = []
-        self.banner = threading.Event()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "linkage_cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(api_port),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.lines.append(line)
-            if BANNER_END in line:
-                self.banner.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines[-200:])
-
-    def wait_for_banner(self) -> dict[str, int]:
-        """Wait for the banner; return the pids it names (temporal, worker, api)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.banner.wait(0.5):
-            if self.proc.poll() is not None:
-                pytest.fail(f"linkage up exited with {self.proc.returncode}:\n{self.output}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no banner within {START_TIMEOUT:.0f} s:\n{self.output}")
-        line = next(line for line in self.lines if line.strip().startswith("Processes"))
-        return {name: int(pid) for name, pid in re.findall(r"(\w+)=(\d+)", line)}
-
-    def interrupt(self) -> int:
-        """Ctrl-C: SIGINT to the supervisor; its exit status, waited for at most STOP_TIMEOUT."""
-        os.kill(self.proc.pid, signal.SIGINT)
-        try:
-            code = self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"linkage up did not stop within {STOP_TIMEOUT:.0f} s:\n{self.output}")
-        self.reader.join(timeout=5)
-        return code
-
-    def kill(self, pids: dict[str, int]) -> None:
-        """Last resort for a failed test: nothing may outlive it."""
-        for pgid in (self.proc.pid, *pids.values()):
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-        with suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    # trust_env=False: a proxy configured for the machine must not see requests to 127.0.0.1.
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-def _login(http: httpx.Client, base: str, username: str = "county-admin") -> dict[str, str]:
-    response = http.post(
-        f"{base}/api/v1/auth/token", data={"username": username, "password": "demo"}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _assert_stopped(stack: Stack, pids: dict[str, int]) -> None:
-    assert set(pids) >= {"temporal", "worker", "api"}, pids
-    left = [f"{name}={pid}" for name, pid in pids.items() if _alive(pid)]
-    assert not left, f"still running after linkage up exited: {left}\n{stack.output}"
-    stragglers = _group_members({stack.proc.pid, *pids.values()})
-    assert not stragglers, f"processes left in the stack's groups: {stragglers}"
-    deadline = time.monotonic() + 5  # a closed listener may take a moment to release its port
-    for port in (stack.api_port, stack.temporal_port, stack.ui_port):
-        while not _port_free(port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _port_free(port), f"port {port} still in use"
 
 
 @pytest.mark.slow
@@ -204,12 +25,10 @@ def test_up_serves_stops_cleanly_and_restarts_with_its_data(
     tmp_path: Path, http: httpx.Client
 ) -> None:
     data_dir = tmp_path / "linkage-data"
-    api_port, temporal_port, ui_port = _free_ports(3)
+    ports = free_ports(3)
+    ui_port = ports[2]
 
-    first = Stack(data_dir, api_port, temporal_port, ui_port)
-    pids: dict[str, int] = {}
-    try:
-        pids = first.wait_for_banner()
+    with running_stack(data_dir, ports) as first:
         base = first.base
         assert f"{base}/docs" in first.output
         assert f"{base}/dashboard" in first.output
@@ -221,7 +40,7 @@ def test_up_serves_stops_cleanly_and_restarts_with_its_data(
         ui = http.get(f"http://127.0.0.1:{ui_port}/")
         assert ui.status_code < 500, ui.status_code
 
-        headers = _login(http, base)
+        headers = login(http, base)
         units = http.get(f"{base}/api/v1/units", headers=headers)
         assert units.status_code == 200, units.text
         assert "镇安县" in units.text
@@ -240,29 +59,18 @@ def test_up_serves_stops_cleanly_and_restarts_with_its_data(
         assert created.status_code == 201, created.text
         issue_id = created.json()["id"]
 
-        assert first.interrupt() == 0, first.output
-        _assert_stopped(first, pids)
-    finally:
-        if first.proc.poll() is None:
-            first.kill(pids)
+        first.stop_and_assert_stopped()
 
     assert (data_dir / "temporal.db").exists()
     assert (data_dir / "linkage.db").exists()
 
-    second = Stack(data_dir, api_port, temporal_port, ui_port)
-    pids = {}
-    try:
-        pids = second.wait_for_banner()
+    with running_stack(data_dir, ports) as second:
         assert http.get(f"{second.base}/api/v1/healthz").status_code == 200
-        headers = _login(http, second.base)
+        headers = login(http, second.base)
         again = http.get(f"{second.base}/api/v1/issues/{issue_id}", headers=headers)
         assert again.status_code == 200, again.text
         assert again.json()["id"] == issue_id
-        assert second.interrupt() == 0, second.output
-        _assert_stopped(second, pids)
-    finally:
-        if second.proc.poll() is None:
-            second.kill(pids)
+        second.stop_and_assert_stopped()
 
 
 # ---- the pieces, without servers ----------------------------------------------------------------

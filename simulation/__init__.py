@@ -1,0 +1,1 @@
+"""Synthetic but realistic workloads driven through the public HTTP API (``linkage simulate``)."""

@@ -1,0 +1,360 @@
+"""The dashboard in a real browser over a real stack.
+
+uvicorn serves the app on a free port; a time-skipping Temporal server and a worker run the
+issues; ``simulation`` plays urgent workloads through HTTP, and skipping the test server's clock
+turns the open ones into warnings (2 h of an urgent village's 4 h) and overdue issues (past the
+county's deadline after 4 + 8 + 24 h). Chromium (Debian's, headless) then signs in as the county
+supervisor, checks every chart has data, filters by a township, watches the lists refresh live
+and opens an issue's timeline. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from domain import search_attributes
+from settings import ROOT, Environment, Settings
+from simulation.workload import Accounts, WorkloadConfig, run_workload
+from store.db import make_engine, migrate
+from store.seed import seed
+from store.tables import Issue, IssueDepartment, Unit
+from workers.main import build_worker
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium fonts-wqy-microhei)",
+    ),
+]
+ARTIFACTS = ROOT / "test-artifacts"
+CHARTS = (
+    "chart-open-by-level",
+    "chart-funnel",
+    "chart-share",
+    "chart-on-time",
+    "chart-rates",
+    "chart-trend",
+)
+RUNNING = ("pending_accept", "in_progress")  # clocks running: what the alert lists show
+# Open shares are high so that warnings and overdue issues appear; every issue is urgent, so the
+# deadlines are natural hours rather than working days (no calendar in the arithmetic).
+SHARES = (0.4, 0.15, 0.1, 0.35, 0.0)
+VILLAGES = 6  # few accounts to sign in (argon2 costs about half a second each on two cores)
+
+
+@dataclass
+class Stack:
+    base: str
+    engine: Engine
+    env: WorkflowEnvironment
+    http: httpx.AsyncClient
+    accounts: Accounts
+
+    async def simulate(
+        self, count: int, seed: int, shares: tuple[float, float, float, float, float] = SHARES
+    ) -> list[str]:
+        config = WorkloadConfig(
+            count=count,
+            rate=1000,
+            seed=seed,
+            villages=VILLAGES,
+            urgent_share=1.0,
+            fate_shares=shares,
+            whistle_share=0.5,
+            concurrency=8,
+        )
+        report = await run_workload(self.http, config, Console(quiet=True), self.accounts)
+        assert report.failed == 0, report.errors
+        return report.issue_ids
+
+    def alerts(self) -> tuple[list[Issue], list[Issue]]:
+        """(warned, overdue) issues in the read model whose clocks still run."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(Issue).where(col(Issue.status).in_(RUNNING))).all()
+        warned = [r for r in rows if r.warnings_sent and not r.overdue]
+        return warned, [r for r in rows if r.overdue]
+
+    def snapshot(self) -> set[tuple[str, int]]:
+        with Session(self.engine) as session:
+            return {(i.id, i.last_seq) for i in session.exec(select(Issue))}
+
+    async def settle(self) -> None:
+        """Wait until the read model has not changed for a second (the worker caught up)."""
+        before = self.snapshot()
+        for _ in range(30):
+            await asyncio.sleep(1)
+            now = self.snapshot()
+            if now == before:
+                return
+            before = now
+        raise AssertionError("the read model kept changing")
+
+    async def until(self, predicate: Any, what: str, seconds: float = 20) -> None:
+        for _ in range(int(seconds / 0.1)):
+            if predicate():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} not installed: run `uv sync`")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    data = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    settings = Settings(
+        environment=Environment.TEST,
+        data_dir=data,
+        database_url=f"sqlite:///{data / 'linkage.db'}",
+        secret_key="dashboard-test-secret-" + "x" * 32,
+        task_queue=f"dashboard-{uuid.uuid4().hex[:8]}",
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    migrate(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    seed(engine, settings)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server")
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, temporal=env.client, engine=engine),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as worker_http:
+            worker = build_worker(
+                env.client,
+                settings,
+                engine,
+                worker_http,
+                executor=ThreadPoolExecutor(max_workers=64),
+                task_queue=settings.task_queue,
+            )
+            async with worker:
+                serving = asyncio.create_task(server.serve())
+                while not server.started:
+                    assert not serving.done(), "uvicorn did not start"
+                    await asyncio.sleep(0.05)
+                async with httpx.AsyncClient(
+                    base_url=f"{base}/api/v1/", timeout=30, trust_env=False
+                ) as http:
+                    yield Stack(base, engine, env, http, Accounts(http, "demo"))
+                server.should_exit = True
+                await serving
+    finally:
+        await env.shutdown()
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def seeded(stack: Stack) -> Stack:
+    """Overdue issues from a first workload, warned ones from a second."""
+    import time
+
+    t = time.monotonic()
+    await stack.simulate(16, seed=21)
+    print("sim1", time.monotonic() - t)
+    await stack.env.sleep(timedelta(hours=40))
+    print("sleep1", time.monotonic() - t)
+    await stack.simulate(10, seed=22)
+    print("sim2", time.monotonic() - t)
+    await stack.env.sleep(timedelta(hours=2, minutes=30))
+    print("sleep2", time.monotonic() - t)
+    await stack.until(lambda: all(stack.alerts()), "warned and overdue issues in the read model")
+    print("until", time.monotonic() - t)
+    await stack.settle()
+    print("settle", time.monotonic() - t)
+    return stack
+
+
+async def _chart_data(page: Any, chart: str) -> dict[str, int]:
+    """How many SVG roots and drawn traces the chart has, and how many non-zero data values."""
+    counts: dict[str, int] = await page.evaluate(
+        """(id) => {
+            const gd = document.getElementById(id);
+            const values = (gd._fullData || []).flatMap(
+                (t) => (t.values || (t.orientation === "h" ? t.x : t.y) || []));
+            return {
+                svg: gd.querySelectorAll(".main-svg").length,
+                traces: gd.querySelectorAll("g.trace, g.slice").length,
+                values: values.filter((v) => v !== null && v !== 0).length,
+            };
+        }""",
+        chart,
+    )
+    return counts
+
+
+async def _rows(page: Any, table: str) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = await page.evaluate(
+        """(id) => [...document.querySelectorAll(`#${id} tbody tr[data-issue-id]`)].map((tr) => ({
+            id: tr.dataset.issueId, township: tr.cells[2].textContent }))""",
+        table,
+    )
+    return rows
+
+
+async def test_dashboard_in_chromium(seeded: Stack) -> None:
+    from playwright.async_api import async_playwright
+
+    stack = seeded
+    warned, overdue = stack.alerts()
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = await browser.new_page(
+                viewport={"width": 1440, "height": 1000},
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+            )
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"console: {msg.text}") if msg.type == "error" else None
+                ),
+            )
+            page.on("request", lambda r: r.url.startswith(stack.base) or problems.append(r.url))
+
+            # Sign in.
+            await page.goto(f"{stack.base}/dashboard")
+            await page.fill("#username", "county-supervisor")
+            await page.fill("#password", "wrong")
+            await page.click("#login-submit")
+            await page.wait_for_selector("#login-error:has-text('用户名或密码错误')")
+            assert all("401" in p for p in problems), problems  # only that refusal
+            problems.clear()
+            await page.fill("#password", "demo")
+            await page.click("#login-submit")
+            await page.wait_for_selector("#app-view:not([hidden])")
+            await page.wait_for_selector("#who-name:has-text('督查')")
+            assert await page.evaluate("!!sessionStorage.getItem('linkage.token')")
+
+            # Every chart is drawn, with data.
+            for chart in CHARTS:
+                await page.wait_for_selector(f"#{chart} .main-svg", timeout=15_000)
+                drawn = await _chart_data(page, chart)
+                assert drawn["svg"] >= 1 and drawn["traces"] >= 1, (chart, drawn)
+                assert drawn["values"] >= 1, (chart, drawn)
+            assert await page.text_content("#kpi-overdue") == str(len(overdue))
+
+            # The lists show what the read model holds.
+            await page.wait_for_function(
+                "([w, o]) => document.querySelector('#warning-count').textContent === String(w)"
+                " && document.querySelector('#overdue-count').textContent === String(o)",
+                arg=[len(warned), len(overdue)],
+            )
+            assert {r["id"] for r in await _rows(page, "overdue-list")} == {i.id for i in overdue}
+            await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+            # Live: a new urgent issue left open is warned within 4 h 30 min (half of its
+            # village's 4 h, or of the township's 8 h), and shows up without a reload.
+            fresh = await stack.simulate(1, seed=23, shares=(0, 0, 0, 1, 0))
+            await stack.env.sleep(timedelta(hours=4, minutes=30))
+            await page.wait_for_selector(f"#warning-list tr[data-issue-id='{fresh[0]}']")
+
+            # Filter by a township: only its issues remain in both lists.
+            await stack.settle()
+            warned, overdue = stack.alerts()
+            by_township = Counter(i.township_code for i in warned + overdue)
+            code, expected = by_township.most_common()[-1]
+            with Session(stack.engine) as session:
+                unit = session.get(Unit, code)
+                assert unit is not None
+                name = unit.name
+            await page.select_option("#filter-township", code)
+            await page.wait_for_function(
+                "(n) => Number(document.querySelector('#warning-count').textContent)"
+                " + Number(document.querySelector('#overdue-count').textContent) === n",
+                arg=expected,
+            )
+            shown = await _rows(page, "warning-list") + await _rows(page, "overdue-list")
+            assert len(shown) == expected < len(warned) + len(overdue)
+            assert {r["township"] for r in shown} == {name}
+            await page.wait_for_selector(f"#scope:has-text('{name}')")
+            await page.wait_for_selector("#rates-title:has-text('各村（社区）三率')")
+
+            # An overdue issue's timeline: three levels, the events, the chart of stays.
+            await page.select_option("#filter-township", "")
+            first = (await _rows(page, "overdue-list"))[0]["id"]
+            await page.click(f"#overdue-list tr[data-issue-id='{first}']")
+            await page.wait_for_selector("#issue-modal:not([hidden]) #issue-levels")
+            assert page.url.endswith(f"/dashboard/issues/{first}")
+            assert await page.locator("#issue-levels tbody tr").count() == 3
+            levels = await page.text_content("#issue-levels") or ""
+            assert levels.count("超时上报") == 2 and "县级" in levels
+            events = await page.locator("#issue-events li").all_text_contents()
+            assert any("超期" in e for e in events) and any("超时上报" in e for e in events)
+            await page.set_viewport_size({"width": 1440, "height": 2400})
+            await page.locator(".modal-box").screenshot(path=str(ARTIFACTS / "dashboard-issue.png"))
+            await page.set_viewport_size({"width": 1440, "height": 1000})
+            await page.wait_for_selector("#chart-issue-levels .main-svg")
+            assert (await _chart_data(page, "chart-issue-levels"))["values"] >= 3
+            await page.click("#issue-close")
+            assert page.url.endswith("/dashboard")
+
+            # A deep link (as in notifications) to an issue with departments called in.
+            with Session(stack.engine) as session:
+                called = session.exec(select(IssueDepartment)).first()
+                assert called is not None
+            await page.goto(f"{stack.base}/dashboard/issues/{called.issue_id}")
+            await page.wait_for_selector("#issue-modal:not([hidden]) #issue-departments tbody tr")
+            assert "报到" in (await page.text_content("#issue-events") or "")
+
+            assert problems == []
+        finally:
+            await browser.close()
