@@ -33,6 +33,8 @@ from workflows.issue import IssueWorkflow
 
 log = logging.getLogger("linkage.worker")
 
+MAX_CONCURRENT_ACTIVITIES = 64
+
 
 def activities_of(clocks: Clocks, recorder: Recorder, notifier: Notifier) -> list[Any]:
     """Every activity the issue workflow calls by name."""
@@ -66,9 +68,10 @@ def build_worker(
         activities=activities_of(
             clocks or build_clocks(settings), Recorder(engine), Notifier(engine, http, settings)
         ),
-        # Synchronous activities (SQL, calendar) run in threads so the event loop stays free.
-        activity_executor=executor or ThreadPoolExecutor(max_workers=32),
-        max_concurrent_activities=64,
+        # Synchronous activities (SQL, calendar) run in threads so the event loop stays free; one
+        # thread per activity slot, or slots would wait on threads.
+        activity_executor=executor or ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES),
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
     )
 
 
