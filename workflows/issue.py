@@ -9,7 +9,6 @@ out through ``notify`` without holding up the issue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -87,12 +86,35 @@ _DELIVERY = RetryPolicy(
 )
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _REQUEST_MEMORY = 256  # request ids remembered to apply a retried update once
+# Patches (``workflow.patched``): runs recorded before a change replay along the old branch.
+_RECHECK_UNDER_LOCK = "recheck-actions-under-lock"
+_EXTENSION_LAPSES = "pending-extension-lapses"
 _UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
 _DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
 _FEEDBACK_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
 
 A = TypeVar("A", bound=Action)
 T = TypeVar("T")
+
+
+class StaleClockError(RuntimeError):
+    """This worker ran the workflow on with a clock from before the events it applied.
+
+    The SDK (temporalio 1.35) can do that: a query sent while the only worker is dead waits out
+    the dead worker's sticky queue, then reaches a new worker with the history as it is by then.
+    The new worker rebuilds the workflow from it, applying a timer that fired or an activity that
+    completed since the last workflow task at that task's time, and keeps the result in its
+    cache. The next real task then goes on from that state: a fired timer finds its clock not yet
+    due and sets another one, where a replay would act (a nondeterministic history, then a
+    workflow stuck on every replay). Not a failure of the workflow: the task fails, the worker
+    drops its cached copy, and the retried task replays the history with the right clock.
+    """
+
+
+def _require_time_moved(since: datetime) -> None:
+    """An activity's result arrives in a later workflow task, so the clock must have moved."""
+    if workflow.now() <= since:
+        raise StaleClockError(f"result applied at {workflow.now()}, not after {since}")
 
 
 def _reject(reason: str) -> ApplicationError:
@@ -136,11 +158,15 @@ class IssueWorkflow:
             due = self._next_due()
             timeout = None if due is None else max((due - workflow.now()).total_seconds(), 0.0)
             self._changed = False
-            with contextlib.suppress(TimeoutError):
+            try:
                 await workflow.wait_condition(
                     lambda: self._changed or self.s.status not in OPEN_STATUSES,
                     timeout=timeout,
                 )
+            except TimeoutError:
+                # A timer fires at its instant or later; firing earlier means a stale clock.
+                if due is not None and workflow.now() < due:
+                    raise StaleClockError(f"timer for {due} fired at {workflow.now()}") from None
             async with self._lock:
                 await self._fire_due_clocks()
             if self._should_continue_as_new():
@@ -349,6 +375,9 @@ class IssueWorkflow:
         lvl.outcome = outcome
         # A timer fires at the deadline itself, so "<=" would call a timeout punctual.
         lvl.on_time = outcome is not Outcome.ESCALATED_ON_TIMEOUT and now <= lvl.deadline
+        if self.s.pending_extension is not None and workflow.patched(_EXTENSION_LAPSES):
+            # A request still waiting for its decision lapses with the level it was asked for.
+            self.s.pending_extension = None
         return lvl
 
     async def _escalate(self, outcome: Outcome, actor: Actor, reason: str) -> None:
@@ -373,12 +402,20 @@ class IssueWorkflow:
         now = workflow.now()
         s.overdue = True
         s.overdue_since = now
+        # Too late to extend, as for a request made now: one still waiting for its decision lapses.
+        lapsed = s.pending_extension is not None and workflow.patched(_EXTENSION_LAPSES)
+        if lapsed:
+            s.pending_extension = None
         reminder = await self._next_reminder(now)
         s.next_overdue_reminder = reminder.at
         seq = self._event(
             EventType.OVERDUE,
             SYSTEM_ACTOR,
-            data={"deadline": s.current.deadline, "next_reminder": reminder.at},
+            data={
+                "deadline": s.current.deadline,
+                "next_reminder": reminder.at,
+                **({"extension_lapsed": True} if lapsed else {}),
+            },
         )
         self._notify(
             seq,
@@ -437,7 +474,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def accept(self, a: Accept) -> ActionResult:
-        return await self._apply(a, self._do_accept)
+        return await self._apply(a, self._do_accept, self._check_accept)
 
     @accept.validator
     def _check_accept(self, a: Accept) -> None:
@@ -458,7 +495,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def progress(self, a: Progress) -> ActionResult:
-        return await self._apply(a, self._do_progress)
+        return await self._apply(a, self._do_progress, self._check_progress)
 
     @progress.validator
     def _check_progress(self, a: Progress) -> None:
@@ -475,7 +512,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def resolve(self, a: Resolve) -> ActionResult:
-        return await self._apply(a, self._do_resolve)
+        return await self._apply(a, self._do_resolve, self._check_resolve)
 
     @resolve.validator
     def _check_resolve(self, a: Resolve) -> None:
@@ -515,7 +552,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def escalate(self, a: Escalate) -> ActionResult:
-        return await self._apply(a, self._do_escalate)
+        return await self._apply(a, self._do_escalate, self._check_escalate)
 
     @escalate.validator
     def _check_escalate(self, a: Escalate) -> None:
@@ -533,7 +570,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def whistle(self, a: Whistle) -> ActionResult:
-        return await self._apply(a, self._do_whistle)
+        return await self._apply(a, self._do_whistle, self._check_whistle)
 
     @whistle.validator
     def _check_whistle(self, a: Whistle) -> None:
@@ -581,7 +618,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def report(self, a: Report) -> ActionResult:
-        return await self._apply(a, self._do_report)
+        return await self._apply(a, self._do_report, self._check_report)
 
     @report.validator
     def _check_report(self, a: Report) -> None:
@@ -624,7 +661,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def extension(self, a: ExtensionRequest) -> ActionResult:
-        return await self._apply(a, self._do_extension)
+        return await self._apply(a, self._do_extension, self._check_extension)
 
     @extension.validator
     def _check_extension(self, a: ExtensionRequest) -> None:
@@ -669,7 +706,7 @@ class IssueWorkflow:
 
     @workflow.update(name="extension_decision")
     async def extension_decision(self, a: ExtensionDecision) -> ActionResult:
-        return await self._apply(a, self._do_extension_decision)
+        return await self._apply(a, self._do_extension_decision, self._check_extension_decision)
 
     @extension_decision.validator
     def _check_extension_decision(self, a: ExtensionDecision) -> None:
@@ -729,7 +766,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def transfer(self, a: Transfer) -> ActionResult:
-        return await self._apply(a, self._do_transfer)
+        return await self._apply(a, self._do_transfer, self._check_transfer)
 
     @transfer.validator
     def _check_transfer(self, a: Transfer) -> None:
@@ -776,7 +813,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def supervise(self, a: Supervise) -> ActionResult:
-        return await self._apply(a, self._do_supervise)
+        return await self._apply(a, self._do_supervise, self._check_supervise)
 
     @supervise.validator
     def _check_supervise(self, a: Supervise) -> None:
@@ -799,7 +836,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def feedback(self, a: Feedback) -> ActionResult:
-        return await self._apply(a, self._do_feedback)
+        return await self._apply(a, self._do_feedback, self._check_feedback)
 
     @feedback.validator
     def _check_feedback(self, a: Feedback) -> None:
@@ -834,20 +871,25 @@ class IssueWorkflow:
             await self._close()
             return
         resolved_at = s.current.unit
-        if resolved_at.code not in s.reopened_at_level:
+        reopened = resolved_at.code in s.reopened_at_level
+        if reopened and s.at_ceiling:
+            # No one is above the ceiling: the issue closes with the dissatisfaction on record.
+            await self._close()
+            return
+        # Turned down: no resolution stands until someone resolves the issue again (the one
+        # turned down stays in the events and the level's outcome).
+        s.resolution = None
+        if not reopened:
             # 重办: once at the same level.
             s.reopened_at_level.append(resolved_at.code)
             self._event(EventType.REOPENED, a.actor, data={"unit": resolved_at.code})
             await self._enter_level(reason="reopened", actor=a.actor, note="群众不满意，重办")
-        elif not s.at_ceiling:
-            await self._escalate(Outcome.RESOLVED, a.actor, "重办后群众仍不满意，上报上级")
         else:
-            # No one is above the ceiling: the issue closes with the dissatisfaction on record.
-            await self._close()
+            await self._escalate(Outcome.RESOLVED, a.actor, "重办后群众仍不满意，上报上级")
 
     @workflow.update
     async def withdraw(self, a: Withdraw) -> ActionResult:
-        return await self._apply(a, self._do_withdraw)
+        return await self._apply(a, self._do_withdraw, self._check_withdraw)
 
     @withdraw.validator
     def _check_withdraw(self, a: Withdraw) -> None:
@@ -872,8 +914,17 @@ class IssueWorkflow:
 
     @workflow.update
     async def registered(self) -> ActionResult:
-        """Wait until the first level is entered: the API answers a registration with its clock."""
-        await workflow.wait_condition(lambda: bool(self.s.levels) and self.s.terms is not None)
+        """Wait until the first level is entered: the API answers a registration with its clock.
+
+        Since "registered-in-read-model", also until the read model holds the issue: the citizen
+        signs in with tracking code and PIN against the read model, and may do so the moment the
+        registration is answered.
+        """
+        entered = lambda: bool(self.s.levels) and self.s.terms is not None  # noqa: E731
+        if workflow.patched("registered-in-read-model"):
+            await workflow.wait_condition(lambda: entered() and self._recorded > 1)
+        else:
+            await workflow.wait_condition(entered)
         return self._result()
 
     # ---- query -------------------------------------------------------------------------------
@@ -884,14 +935,23 @@ class IssueWorkflow:
 
     # ---- shared machinery ------------------------------------------------------------------
 
-    async def _apply(self, a: A, step: Callable[[A], Any]) -> ActionResult:
-        """Apply an action once: a retried request with a seen id returns the current state."""
+    async def _apply(
+        self, a: A, step: Callable[[A], Any], check: Callable[[A], None]
+    ) -> ActionResult:
+        """Apply an action once: a retried request with a seen id returns the current state.
+
+        ``check`` is the update's validator. It ran when the update arrived, but the state may
+        have moved while this update waited for the lock — another action or a clock was half
+        way through its step (a level being entered, a rating reopening the level) — so the
+        action is checked again when its turn comes.
+        """
         async with self._lock:
             if self._seen(a):
                 return self._result(duplicate=True)
-            # The state may have moved while this update waited for the lock.
             if self.s.status not in OPEN_STATUSES:
                 raise _reject(f"事项已{labels.STATUS[self.s.status.value]}")
+            if workflow.patched(_RECHECK_UNDER_LOCK):
+                check(a)
             if a.request_id:
                 self.s.applied_requests = [*self.s.applied_requests, a.request_id][
                     -_REQUEST_MEMORY:
@@ -973,12 +1033,14 @@ class IssueWorkflow:
         new_events = [e for e in s.events if e.seq >= self._recorded]
         state = dataclasses.replace(s, events=new_events)
         snapshot = Snapshot(state=state, from_seq=self._recorded)
+        scheduled_at = workflow.now()
         await workflow.execute_activity(
             "record",
             snapshot,
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_PATIENT,
         )
+        _require_time_moved(scheduled_at)
         self._recorded = s.next_seq
 
     def _notify(
@@ -1045,6 +1107,7 @@ class IssueWorkflow:
             await asyncio.gather(*list(self._background))
 
     async def _activity(self, name: str, arg: Any, result_type: type[T]) -> T:
+        scheduled_at = workflow.now()
         result: T = await workflow.execute_activity(
             name,
             arg,
@@ -1052,6 +1115,7 @@ class IssueWorkflow:
             retry_policy=_PATIENT,
             result_type=result_type,
         )
+        _require_time_moved(scheduled_at)
         return result
 
     def _upsert_search_attributes(self) -> None:

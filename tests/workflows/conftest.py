@@ -6,6 +6,7 @@ calendar pick a quiet week ahead and supply its holidays as admin data (``Harnes
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType as HistoryEventType
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -47,6 +52,10 @@ from workers.main import build_worker, register_search_attributes
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
 TZ = ZoneInfo("Asia/Shanghai")
+_IN_FLIGHT = (
+    HistoryEventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    HistoryEventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+)
 VILLAGE = "611025001001"  # 永乐街道 · its first community
 TOWNSHIP = "611025001"
 COUNTY = "611025"
@@ -142,18 +151,44 @@ class Harness:
         )
         return result
 
-    async def stop_all(self) -> None:
-        """Terminate what is still running.
+    async def stop_all(self, settle_seconds: float = 10) -> None:
+        """Terminate what is still running, each workflow once nothing of it is in flight.
 
         The time-skipping server will not skip time while a workflow waits on a task queue that
-        nobody polls any more, so a leftover would stall every later test.
+        nobody polls any more, so a leftover would stall every later test. Terminating a workflow
+        while one of its activities or workflow tasks runs stalls it for good too (it keeps
+        waiting for a completion it then refuses), so first wait, boundedly, until nothing is
+        pending: no activity, and a history that does not end in a workflow task.
         """
         for handle in self.handles:
+            await self._settle(handle.id, settle_seconds)
             try:
                 await self.env.client.get_workflow_handle(handle.id).terminate("scenario over")
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     raise
+        self.handles.clear()
+
+    async def _settle(self, workflow_id: str, seconds: float) -> None:
+        client = self.env.client
+        request = DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+        quiet, length = 0, -1
+        for _ in range(int(seconds / 0.02)):
+            described = await client.workflow_service.describe_workflow_execution(request)
+            info = described.workflow_execution_info
+            if info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+                return
+            busy = bool(described.pending_activities) or info.history_length != length
+            length = info.history_length
+            if not busy:
+                history = await client.get_workflow_handle(workflow_id).fetch_history()
+                busy = history.events[-1].event_type in _IN_FLIGHT
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 2:
+                return
+            await asyncio.sleep(0.02)
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> IssueState:
         live = self.env.client.get_workflow_handle(handle.id)
@@ -229,7 +264,6 @@ def make_harness(env: WorkflowEnvironment, read_model: Engine) -> Any:
 
 async def settled_read_model(harness: Harness, handle: WorkflowHandle[Any, Any]) -> None:
     """Wait until the read model holds the workflow's latest event, then compare them whole."""
-    import asyncio
 
     from sqlmodel import col, select
 

@@ -1,0 +1,119 @@
+"""Replay every recorded history against today's IssueWorkflow: running issues survive a deploy.
+
+A worker that picks up a running issue after a deploy replays the issue's history through the new
+code; if the code now issues other commands (another activity, a timer more or less, in another
+order) the replay fails with a nondeterminism error and the issue is stuck until the code is
+rolled back. These tests do that replay ahead of time, in the sandbox as the worker runs it, over
+one recorded history of every path (``histories/*.json.gz``).
+
+Changing the workflow:
+
+- A change to live workflow logic that alters the commands goes behind ``workflow.patched``:
+  ``if workflow.patched("what-changed"): <new> else: <old>``, so that histories recorded before
+  the change replay along the old branch (``PausesBeforeRegisteringPatched`` in
+  ``altered_issue.py`` is the shape). Once no run from before the change remains, the old branch
+  goes: ``workflow.deprecate_patch("what-changed")``, and later the call too.
+- Before regenerating, make sure the histories recorded by the old code pass against the new code;
+  copy a few that cross the changed code into ``histories/legacy/`` (named after the patch they
+  predate), which the recorder never touches; then regenerate the set so the new paths are
+  covered as well::
+
+      python3 -m uv run python -m tests.workflows.record_histories
+
+  which plays every scenario on the time-skipping server with the real worker and rewrites
+  ``histories/*.json.gz`` (gzipped ``WorkflowHistory.to_json()``, one file per run). Drop a
+  legacy file when its patch is deprecated.
+
+``histories/legacy/*.before-recheck-patch.json.gz`` come from the code before the patches
+``recheck-actions-under-lock`` and ``pending-extension-lapses``: they replay along the old branches.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from tests.workflows.altered_issue import (
+    ForgetsToRecordAcceptance,
+    PausesBeforeRegistering,
+    PausesBeforeRegisteringPatched,
+)
+from workflows.issue import IssueWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+FILES = sorted(HISTORIES.glob("*.json.gz"))
+# Recorded by older code and kept, never regenerated: runs like these may still be in flight.
+LEGACY = sorted((HISTORIES / "legacy").glob("*.json.gz"))
+# A run continued as new starts from carried state, not from registration.
+FIRST_RUNS = [f for f in FILES if not re.search(r"\.run([2-9]|\d\d+)\.json\.gz$", f.name)]
+# The paths the recorder plays; a missing file means the set was regenerated incompletely.
+EXPECTED = {
+    "resolved_at_village",
+    "resolved_at_township_after_escalation_on_request",
+    "resolved_at_county_after_two_escalations",
+    "escalated_on_timeout_twice_then_overdue",
+    "extension_granted",
+    "extension_refused",
+    "extension_request_lapses_on_resolve",
+    "extension_request_lapses_when_overdue",
+    "transferred_by_the_unit",
+    "transferred_late_by_the_parent",
+    "whistle_with_a_late_report",
+    "reopened_after_unsatisfied_feedback",
+    "closed_without_feedback",
+    "withdrawn",
+    "continued_as_new",
+}
+
+
+def load(file: Path) -> WorkflowHistory:
+    name = file.name.removesuffix(".json.gz")
+    return WorkflowHistory.from_json(f"replay-{name}", gzip.decompress(file.read_bytes()).decode())
+
+
+def scenario(file: Path) -> str:
+    return file.name.removesuffix(".json.gz").split(".run")[0]
+
+
+def test_every_path_has_a_recorded_history() -> None:
+    assert {scenario(f) for f in FILES} == EXPECTED
+    runs = [f for f in FILES if scenario(f) == "continued_as_new"]
+    assert len(runs) >= 2, "the continue-as-new history should span several runs"
+    size = sum(f.stat().st_size for f in FILES + LEGACY)
+    assert size < 400_000, "keep the recorded histories small"
+
+
+@pytest.mark.parametrize("file", FILES + LEGACY, ids=lambda f: f.name.removesuffix(".json.gz"))
+async def test_history_replays_deterministically(file: Path) -> None:
+    # Sandboxed by default, as the worker runs the workflow.
+    replayer = Replayer(workflows=[IssueWorkflow])
+    await replayer.replay_workflow(load(file))
+
+
+@pytest.mark.parametrize("file", FIRST_RUNS, ids=lambda f: f.name.removesuffix(".json.gz"))
+async def test_a_careless_change_at_the_start_is_caught_as_nondeterminism(file: Path) -> None:
+    replayer = Replayer(workflows=[PausesBeforeRegistering])
+    result = await replayer.replay_workflow(load(file), raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
+    assert "Nondeterminism" in str(result.replay_failure)
+
+
+async def test_a_careless_change_deep_in_the_run_is_caught_as_nondeterminism() -> None:
+    replayer = Replayer(workflows=[ForgetsToRecordAcceptance])
+    file = HISTORIES / "resolved_at_village.json.gz"
+    result = await replayer.replay_workflow(load(file), raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
+    # A history that never reaches an acceptance does not notice the change.
+    await replayer.replay_workflow(load(HISTORIES / "withdrawn.json.gz"))
+
+
+async def test_the_same_change_behind_a_patch_replays() -> None:
+    replayer = Replayer(workflows=[PausesBeforeRegisteringPatched])
+    for file in FIRST_RUNS:
+        await replayer.replay_workflow(load(file))
