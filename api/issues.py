@@ -764,7 +764,7 @@ def authorise(principal: Principal, action: str, loaded: Loaded) -> None:
     """Refuse before Temporal: 409 on a finished issue, 403 outside the caller's jurisdiction."""
     scope = loaded.scope
     if not scope.is_open:
-        raise ProblemError(409, f"事项已{labels.STATUS[scope.status.value]}", slug="rejected")
+        raise ProblemError(409, f"事项{labels.STATUS[scope.status.value]}", slug="rejected")
     if not principal.may(action, scope):
         metrics.ISSUE_ACTIONS.labels(action, "forbidden").inc()
         unit = loaded.state.unit.name if loaded.state else scope.unit_code

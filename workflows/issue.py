@@ -949,7 +949,7 @@ class IssueWorkflow:
             if self._seen(a):
                 return self._result(duplicate=True)
             if self.s.status not in OPEN_STATUSES:
-                raise _reject(f"事项已{labels.STATUS[self.s.status.value]}")
+                raise _reject(f"事项{labels.STATUS[self.s.status.value]}")
             if workflow.patched(_RECHECK_UNDER_LOCK):
                 check(a)
             if a.request_id:
