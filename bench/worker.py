@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -28,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.deadlines import Clocks, build_clocks
 from domain.models import ClockRequest, Deadline, LevelClock
 from settings import Settings, get_settings
-from store.db import make_engine
-from workers.main import build_worker, connect
+from workers.main import build_worker, run_worker
 
 PIN_FILE_ENV = "LINKAGE_BENCH_PIN_FILE"
 OPTIONS_ENV = "LINKAGE_BENCH_WORKER_OPTIONS"
@@ -89,29 +89,20 @@ def with_options(make: Callable[[str], Worker], task_queue: str, options: dict[s
 
 async def serve(settings: Settings, pin_file: Path, options: dict[str, Any]) -> None:
     """``workers.main.run_worker`` with the pinned clocks: run until SIGINT/SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    client = await connect(settings)
-    engine = make_engine(settings.resolved_database_url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    if options:
+        log.info("worker options for this bench: %s", options)
+
+    def make(client: Client, engine: Engine, http: httpx.AsyncClient) -> Worker:
         clocks = PinnedClocks(build_clocks(settings), pin_file)
-        worker = with_options(
+        return with_options(
             lambda queue: build_worker(
                 client, settings, engine, http, clocks=clocks, task_queue=queue
             ),
             settings.task_queue,
             options,
         )
-        if options:
-            log.info("worker options for this bench: %s", options)
-        log.info("worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address)
-        async with worker:
-            await stop.wait()
-    engine.dispose()
-    log.info("worker stopped")
+
+    await run_worker(settings, make)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -113,8 +114,15 @@ async def connect(settings: Settings) -> Client:
     raise RuntimeError(f"cannot reach Temporal at {settings.resolved_temporal_address}: {last}")
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
+WorkerFactory = Callable[[Client, Engine, httpx.AsyncClient], Worker]
+
+
+async def run_worker(settings: Settings, make: WorkerFactory | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then finish in-flight tasks and stop.
+
+    ``make`` builds the worker from the connected parts; the benchmarks pass one with their own
+    clocks and options, production takes ``build_worker`` as it is.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     client = await connect(settings)
     engine = make_engine(settings.resolved_database_url)
@@ -123,7 +131,10 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient(timeout=10.0) as http:
-        worker = build_worker(client, settings, engine, http)
+        if make is None:
+            worker = build_worker(client, settings, engine, http)
+        else:
+            worker = make(client, engine, http)
         log.info("worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address)
         async with worker:
             await stop.wait()
