@@ -120,7 +120,7 @@ def stats(
 
     from api.problems import ProblemError
     from api.routes.stats import build_stats, resolve_scope
-    from api.stats import Bucket
+    from api.stats import Bucket, Weights
     from api.stats_console import render_stats
     from store.db import make_engine
 
@@ -136,7 +136,13 @@ def stats(
             scope = resolve_scope(
                 session, unit or settings.county, start, end, category, settings.timezone
             )
-            result = build_stats(session, scope, settings.timezone, width)
+            result = build_stats(
+                session,
+                scope,
+                settings.timezone,
+                width,
+                weights=Weights(*settings.composite_weights),
+            )
     except ProblemError as error:
         typer.echo(f"error: {error.detail}", err=True)
         raise typer.Exit(2) from error

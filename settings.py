@@ -60,9 +60,23 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     county: str = Field(default="611025", description="division code of the county served")
+    composite_weights: tuple[float, float, float] = Field(
+        default=(0.1, 0.5, 0.4),
+        description="三率 composite: weights of response, resolution and satisfaction (sum 1)",
+    )
     division_file: Path | None = Field(
         default=None, description="division tree seeded at start; default: the demo county's"
     )
+
+    @model_validator(mode="after")
+    def _weights_are_shares(self) -> Settings:
+        weights = self.composite_weights
+        if any(w < 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
+            raise ValueError(
+                f"LINKAGE_COMPOSITE_WEIGHTS must be three non-negative shares summing to 1, "
+                f"got {list(weights)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Settings:

@@ -188,3 +188,20 @@ def _cells(line: str) -> list[str]:
 
 def _row(block: str, first: str) -> str:
     return next(line for line in block.splitlines() if _cells(line)[:1] == [first])
+
+
+def test_composite_weights_come_from_settings(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The 30/35/35 weighting some places use: 0.3 × 0.75 + 0.35 × 1 + 0.35 × 1 = 0.925.
+    monkeypatch.setenv("LINKAGE_COMPOSITE_WEIGHTS", "[0.3, 0.35, 0.35]")
+    get_settings.cache_clear()
+    result = _run("--unit", TOWNSHIP, "--since", "2025-03-01", "--until", "2025-03-08")
+    assert result.exit_code == 0, result.output
+    rates = next(line for line in result.output.splitlines() if "75.0%" in line and "92.5" in line)
+    assert _cells(rates)[:4] == ["75.0%", "100.0%", "100.0%", "92.5"]
+
+
+def test_composite_weights_must_be_shares() -> None:
+    with pytest.raises(ValueError, match="LINKAGE_COMPOSITE_WEIGHTS"):
+        Settings(composite_weights=(0.5, 0.5, 0.5))

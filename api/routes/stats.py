@@ -246,10 +246,13 @@ def _rankings(
     units: list[Unit],
     issues: dict[str, list[stats.IssueFacts]],
     levels: dict[str, list[stats.LevelFacts]],
+    weights: stats.Weights,
 ) -> list[RankingOut]:
     """Red list order (best composite first), each entry with its black-list (overdue) rank."""
     entries = [
-        stats.Ranked(u.code, stats.summarize(issues.get(u.code, []), levels.get(u.code, [])))
+        stats.Ranked(
+            u.code, stats.summarize(issues.get(u.code, []), levels.get(u.code, []), weights)
+        )
         for u in units
     ]
     overdue_rank = {r.key: r.rank for r in stats.rank_by_overdue(entries)}
@@ -332,6 +335,7 @@ def build_stats(
     timezone: str,
     bucket: stats.Bucket | None = None,
     now: datetime | None = None,
+    weights: stats.Weights = stats.Weights(),
 ) -> StatsOut:
     """Every statistic of a scope (DESIGN.md "Statistics"), as ``GET /stats`` answers it."""
     zone = ZoneInfo(timezone)
@@ -340,7 +344,7 @@ def build_stats(
     issue_rows = _issue_rows(session, scope)
     level_rows = _level_rows(session, scope)
     facts = [f for _, _, f in issue_rows]
-    summary = stats.summarize(facts, [f for _, f in level_rows])
+    summary = stats.summarize(facts, [f for _, f in level_rows], weights)
 
     issues_by_unit = stats.by_unit((path, f) for path, _, f in issue_rows)
     levels_by_unit = stats.by_unit(level_rows)
@@ -386,12 +390,18 @@ def build_stats(
         open_by_level=summary.open_by_level,
         funnel=summary.funnel,
         overdue_total=summary.overdue_total,
-        rankings=_rankings(children, issues_by_unit, levels_by_unit),
+        rankings=_rankings(children, issues_by_unit, levels_by_unit, weights),
         township_rankings=_rankings(
-            _units_of_kind(session, target, UnitKind.TOWNSHIP), issues_by_unit, levels_by_unit
+            _units_of_kind(session, target, UnitKind.TOWNSHIP),
+            issues_by_unit,
+            levels_by_unit,
+            weights,
         ),
         village_rankings=_rankings(
-            _units_of_kind(session, target, UnitKind.VILLAGE), issues_by_unit, levels_by_unit
+            _units_of_kind(session, target, UnitKind.VILLAGE),
+            issues_by_unit,
+            levels_by_unit,
+            weights,
         ),
         by_category=by_category,
         trend=_trend(session, scope, [f.registered_at for f in facts], zone, bucket, now),
@@ -478,7 +488,13 @@ def unit_stats(
 ) -> StatsOut:
     """统计：状态分布、在办层级、流转漏斗、办结层级占比、各层级按时率、办理时长、三率、
     乡镇和村红黑榜、类别分布和趋势。"""
-    return build_stats(session, scope, settings.timezone, bucket)
+    return build_stats(
+        session,
+        scope,
+        settings.timezone,
+        bucket,
+        weights=stats.Weights(*settings.composite_weights),
+    )
 
 
 @router.get("/alerts", response_model=AlertsOut, responses=responses(401, 403, 422))
