@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
-import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -28,9 +26,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.deadlines import Clocks
 from domain.calendar import WorkCalendar, YearSchedule
 from domain.models import (
     Action,
@@ -43,12 +39,11 @@ from domain.models import (
     Role,
     Urgency,
 )
-from domain.policy import load_policy
-from settings import ROOT, Settings
+from settings import ROOT
 from store.db import make_engine, migrate
 from store.units_import import import_units, ladder
 from tests.conftest import fresh_postgres_database, venv_binary
-from workers.main import build_worker, register_search_attributes
+from workers.main import register_search_attributes
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -235,29 +230,15 @@ def calendar_with(days_off: list[date], workdays: list[date]) -> WorkCalendar:
 
 @pytest.fixture
 def make_harness(env: WorkflowEnvironment, read_model: Engine) -> Any:
-    @asynccontextmanager
-    async def start(
+    # Imported here: the standalone harness builds on this module's Harness.
+    from tests.workflows.standalone import running_harness
+
+    def start(
         calendar: WorkCalendar | None = None, policy: str = "default", history_limit: int = 10_000
-    ) -> AsyncIterator[Harness]:
-        settings = Settings(policy=policy)
-        task_queue = f"test-{uuid.uuid4().hex[:8]}"
-        clocks = Clocks(calendar or WorkCalendar(), load_policy(policy))
-        async with httpx.AsyncClient(timeout=5) as http:
-            worker: Worker = build_worker(
-                env.client,
-                settings,
-                read_model,
-                http,
-                clocks=clocks,
-                executor=ThreadPoolExecutor(max_workers=64),
-                task_queue=task_queue,
-            )
-            async with worker:
-                harness = Harness(env, read_model, task_queue, history_limit=history_limit)
-                try:
-                    yield harness
-                finally:
-                    await harness.stop_all()
+    ) -> Any:
+        return running_harness(
+            env, read_model, calendar=calendar, policy=policy, history_limit=history_limit
+        )
 
     return start
 
