@@ -273,7 +273,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 async def citizen_access(
-    session: Session, tracking_code: str | None, pin: str | None
+    session: Session, settings: Settings, tracking_code: str | None, pin: str | None
 ) -> Principal | None:
     """The citizen a tracking code and PIN open, None when neither was given.
 
@@ -287,7 +287,7 @@ async def citizen_access(
         raise invalid("tracking_code", "必填（与 pin 一起提供）")
     if pin is None:
         raise invalid("pin", "必填（与 tracking_code 一起提供）")
-    access = await in_thread(check_pin, session, tracking_code, pin)
+    access = await in_thread(check_pin, session, tracking_code, pin, settings)
     if access.result is PinCheck.OK and access.issue is not None:
         return citizen_principal(access.issue)
     metrics.PIN_FAILURES.inc()

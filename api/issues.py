@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -43,7 +43,7 @@ from api.schemas import (
     ResolutionOut,
     UnitOut,
 )
-from api.security import hash_secret, pin_for, tracking_code_for
+from api.security import hash_pin, pin_for, tracking_code_for
 from domain import labels
 from domain.models import (
     OPEN_STATUSES,
@@ -157,8 +157,7 @@ def prepare_registration(
         location=body.location,
         attachments=[str(url) for url in body.attachments],
         channel=channel,
-        # Hashing costs a fifth of a second: skip it when the issue is already registered.
-        pin_hash=None if existing is not None else hash_secret(pin),
+        pin_hash=None if existing is not None else hash_pin(issue_id, pin, settings),
         idempotency_key=(
             f"{principal.username}:{idempotency_key}" if idempotency_key is not None else None
         ),
@@ -190,28 +189,44 @@ async def register(temporal: Client, settings: Settings, reg: Registration) -> I
     issue = reg.issue
     if reg.existing is not None:
         return _created_from_row(reg, reg.existing)
-    handle = handle_of(temporal, issue.issue_id)
     try:
-        handle = await temporal.start_workflow(
-            WORKFLOW_NAME,
-            IssueStart(issue=issue),
-            id=workflow_id(issue.issue_id),
-            task_queue=settings.task_queue,
-            # A retry while the first is running joins it; one that finds it closed must not
-            # start the issue again.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        state: IssueState = await handle.query(
+        result = await start_and_handshake(temporal, settings, issue)
+    except (WorkflowAlreadyStartedError, RPCError) as refused:
+        # The issue's run has closed (the read model has not got its row): answer from it.
+        # Servers tell this as WorkflowAlreadyStartedError, or as ALREADY_EXISTS on the start.
+        if isinstance(refused, RPCError) and refused.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        state: IssueState = await handle_of(temporal, issue.issue_id).query(
             "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
         )
         return _created(reg, _result_of(state))
-    result: ActionResult = await handle.execute_update(
-        "registered", result_type=ActionResult, rpc_timeout=RPC_TIMEOUT
-    )
     metrics.ISSUES_REGISTERED.labels(issue.channel.value, issue.urgency.value).inc()
     return _created(reg, result)
+
+
+async def start_and_handshake(
+    temporal: Client, settings: Settings, issue: NewIssue
+) -> ActionResult:
+    """Start the issue's workflow and wait for its ``registered`` handshake, in one request to
+    the server (update-with-start): a retry while the run is open joins it."""
+    starting: WithStartWorkflowOperation[Any, IssueState] = WithStartWorkflowOperation(
+        WORKFLOW_NAME,
+        IssueStart(issue=issue),
+        id=workflow_id(issue.issue_id),
+        task_queue=settings.task_queue,
+        # A retry while the first is running joins it; one that finds it closed must not
+        # start the issue again.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        result_type=IssueState,
+    )
+    result: ActionResult = await temporal.execute_update_with_start_workflow(
+        "registered",
+        start_workflow_operation=starting,
+        result_type=ActionResult,
+        rpc_timeout=RPC_TIMEOUT,
+    )
+    return result
 
 
 def _result_of(state: IssueState) -> ActionResult:

@@ -219,7 +219,7 @@ class NewIssue:
     location: str | None = None
     attachments: list[str] = field(default_factory=list)
     channel: Channel = Channel.WALK_IN
-    pin_hash: str | None = None  # argon2 hash of the citizen's PIN; never the PIN itself
+    pin_hash: str | None = None  # keyed hash of the citizen's PIN (api.security); never the PIN
     idempotency_key: str | None = None
 
 

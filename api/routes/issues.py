@@ -67,6 +67,7 @@ from domain.models import (
     Withdraw,
 )
 from domain.policy import parse_iso_duration
+from settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/issues", tags=["issues"])
 
@@ -140,9 +141,11 @@ def list_issues(
 
 
 @router.post("/track", response_model=IssueDetail, responses=responses(401, 422, 429))
-async def track_issue(body: TrackIn, session: SessionDep, temporal: TemporalDep) -> IssueDetail:
+async def track_issue(
+    body: TrackIn, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> IssueDetail:
     """群众凭查询码和查询密码查看本人事项的办理情况。"""
-    citizen = await citizen_access(session, body.tracking_code, body.pin)
+    citizen = await citizen_access(session, settings, body.tracking_code, body.pin)
     assert citizen is not None and citizen.issue_id is not None
     loaded = await issues.load(session, temporal, citizen, citizen.issue_id)
     return await in_thread(issues.detail, session, citizen, loaded)
@@ -166,9 +169,14 @@ class Acting:
 
     session: Session
     temporal: Client
+    settings: Settings
     principal: Principal | None
     issue_id: str
     idempotency_key: str | None
+
+    async def citizen(self, tracking_code: str | None, pin: str | None) -> Principal | None:
+        """The citizen a tracking code and PIN in the body open, if the body carries them."""
+        return await citizen_access(self.session, self.settings, tracking_code, pin)
 
     async def run(
         self,
@@ -188,11 +196,12 @@ class Acting:
 def _acting(
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
     principal: OptionalPrincipal,
     issue_id: IssueId,
     idempotency_key: IdempotencyKey = None,
 ) -> Acting:
-    return Acting(session, temporal, principal, issue_id, idempotency_key)
+    return Acting(session, temporal, settings, principal, issue_id, idempotency_key)
 
 
 def _staff_acting(
@@ -324,7 +333,7 @@ async def supervise(acting: StaffActing, body: SuperviseIn) -> ActionOut:
 )
 async def feedback(acting: AnyoneActing, body: FeedbackIn) -> ActionOut:
     """回访评价：群众凭查询码和查询密码（或工作人员电话回访录入）评价是否解决、是否满意。"""
-    citizen = await citizen_access(acting.session, body.tracking_code, body.pin)
+    citizen = await acting.citizen(body.tracking_code, body.pin)
     return await acting.run(
         "feedback",
         lambda actor, rid: Feedback(
@@ -342,7 +351,7 @@ async def withdraw(
 ) -> ActionOut:
     """撤回：办结前群众可撤回诉求。"""
     body = body or WithdrawIn()
-    citizen = await citizen_access(acting.session, body.tracking_code, body.pin)
+    citizen = await acting.citizen(body.tracking_code, body.pin)
     reason = body.reason
     return await acting.run(
         "withdraw", lambda actor, rid: Withdraw(actor, rid, reason=reason), principal=citizen

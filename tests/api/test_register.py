@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from store.tables import Issue
 from tests.api.conftest import NEIGHBOUR, OTHER_TOWNSHIP, TOWNSHIP, VILLAGE, Api, problem
+from workflows.issue import workflow_id
 
 CLERK = f"village-{VILLAGE}"
 
@@ -73,6 +74,32 @@ async def test_a_retry_with_the_same_idempotency_key_maps_to_the_same_issue_and_
     # The same key from another caller is another request.
     other = await api.register(key=key, title="同一请求", as_user="county-clerk")
     assert other["id"] != first["id"]
+
+
+async def test_a_retry_after_the_issue_closed_answers_from_the_workflow_and_starts_nothing(
+    api: Api,
+) -> None:
+    key = f"closed-{uuid.uuid4()}"
+    first = await api.register(key=key, title="已撤回的请求")
+    pin = {"tracking_code": first["tracking_code"], "pin": first["pin"]}
+    assert (await api.act(first["id"], "withdraw", pin, as_user=None)).status_code == 200
+    handle = api.env.client.get_workflow_handle(workflow_id(first["id"]))
+    await handle.result()
+    # The read model has lost the row (restored from an older backup): only the closed run
+    # remains, and the retry must not start the issue a second time.
+    await api.settled(first["id"])
+    before = await handle.fetch_history()
+    with api.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")  # its events stay behind
+        connection.execute(delete(Issue).where(col(Issue.id) == first["id"]))
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+    again = await api.register(key=key, title="已撤回的请求")
+    assert (again["id"], again["pin"], again["status"]) == (first["id"], first["pin"], "withdrawn")
+    # The latest run of the workflow id is still the closed one, untouched.
+    after = await handle.fetch_history()
+    assert len(after.events) == len(before.events), (len(after.events), len(before.events))
+    assert after.events[-1].event_type == before.events[-1].event_type
 
 
 async def test_an_idempotency_key_reused_for_another_request_is_refused(api: Api) -> None:
