@@ -89,6 +89,7 @@ _REQUEST_MEMORY = 256  # request ids remembered to apply a retried update once
 # Patches (``workflow.patched``): runs recorded before a change replay along the old branch.
 _RECHECK_UNDER_LOCK = "recheck-actions-under-lock"
 _EXTENSION_LAPSES = "pending-extension-lapses"
+_LOCAL_CLOCKS = "clocks-as-local-activities"
 _UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
 _DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
 _FEEDBACK_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
@@ -1107,6 +1108,23 @@ class IssueWorkflow:
             await asyncio.gather(*list(self._background))
 
     async def _activity(self, name: str, arg: Any, result_type: type[T]) -> T:
+        """A clock computation (terms, a level's clock, a deadline): pure, given the policy and
+        the calendar the worker loaded.
+
+        Since "clocks-as-local-activities" these run as local activities, in the workflow task
+        that asks for them: the answer is on record as a marker, and registering or escalating
+        an issue no longer waits for two extra round trips through the server. Runs recorded
+        before replay along the old branch, as ordinary activities.
+        """
+        if workflow.patched(_LOCAL_CLOCKS):
+            local: T = await workflow.execute_local_activity(
+                name,
+                arg,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_PATIENT,
+                result_type=result_type,
+            )
+            return local
         scheduled_at = workflow.now()
         result: T = await workflow.execute_activity(
             name,
@@ -1115,6 +1133,7 @@ class IssueWorkflow:
             retry_policy=_PATIENT,
             result_type=result_type,
         )
+        # A local activity's answer may arrive in the same task, so only here can time tell.
         _require_time_moved(scheduled_at)
         return result
 

@@ -186,9 +186,29 @@ class Harness:
             await asyncio.sleep(0.02)
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> IssueState:
-        live = self.env.client.get_workflow_handle(handle.id)
+        """The live query of a running issue; a closed issue's final state, from its result.
+
+        Not a query of a closed run: the time-skipping server may refuse the worker's answer
+        ("workflow execution already completed") and then hold its clock for good, so that
+        every later sleep times out.
+        """
+        live = self.env.client.get_workflow_handle(handle.id, result_type=IssueState)
+        if not await self.running(handle.id):
+            final: IssueState = await live.result()
+            return final
         result: IssueState = await live.query("state", result_type=IssueState)
         return result
+
+    async def running(self, workflow_id: str) -> bool:
+        """Whether the latest run of a workflow id is running (the server's word, no query)."""
+        client = self.env.client
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
+        )
+        status = described.workflow_execution_info.status
+        return status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
 def clerk(unit: str) -> Actor:

@@ -461,12 +461,16 @@ def moved(before: IssueState, after: IssueState) -> bool:
 
 
 async def state_of(h: Harness, issue: WorkflowHandle[Any, Any]) -> IssueState:
-    """The live query, once the run has settled if the issue is over.
+    """The live query of a running issue; the run's own result (its final state) once it is over.
 
-    The time-skipping server can lose a query that reaches a run in its last workflow task
-    (``query deadline exceeded``); a run that has completed answers by replay instead.
+    The time-skipping server loses a query that reaches a run in its last workflow task, and
+    then holds its clock for good (every later ``sleep`` times out): so a closed issue is never
+    queried, and a closing one is awaited first (``play_step``). A query lost otherwise (``query
+    deadline exceeded``) is asked again.
     """
     live = h.env.client.get_workflow_handle(issue.id)
+    if not await h.running(issue.id):
+        return await asyncio.wait_for(h.state(issue), timeout=30)
     for attempt in range(3):
         try:
             state: IssueState = await live.query(
@@ -509,7 +513,7 @@ async def play_step(
     action = action_for(step, before, w, actor)
     action.request_id = uuid.uuid4().hex
     try:
-        await h.act(issue, step.action, action)
+        result = await h.act(issue, step.action, action)
     except WorkflowUpdateFailedError as refused:
         cause = refused.cause
         assert isinstance(cause, ApplicationError) and cause.type == "Rejected", repr(cause)
@@ -519,6 +523,8 @@ async def play_step(
         if must_succeed(step, before):
             assert moved(before, after), f"{actor.user}'s {step.action} refused: {cause.message}"
         return
+    if result.status not in OPEN_STATUSES:  # the run is ending: read its result, not a query
+        await asyncio.wait_for(h.env.client.get_workflow_handle(issue.id).result(), timeout=30)
     after = await state_of(h, issue)
     assert step.action not in NEVER.get(step.who, set()), f"{actor} may not {step.action}"
     mine = [ev for ev in after.events[len(before.events) :] if ev.actor == actor]

@@ -26,6 +26,8 @@ Changing the workflow:
 
 ``histories/legacy/*.before-recheck-patch.json.gz`` come from the code before the patches
 ``recheck-actions-under-lock`` and ``pending-extension-lapses``: they replay along the old branches.
+``histories/legacy/*.before-local-clocks.json.gz`` are every path as recorded before
+``clocks-as-local-activities`` (clock computations as ordinary activities).
 """
 
 from __future__ import annotations
@@ -117,3 +119,33 @@ async def test_the_same_change_behind_a_patch_replays() -> None:
     replayer = Replayer(workflows=[PausesBeforeRegisteringPatched])
     for file in FIRST_RUNS:
         await replayer.replay_workflow(load(file))
+
+
+def _clock_calls(file: Path) -> tuple[int, int]:
+    """(clock computations scheduled as activities, local-activity markers) in a history."""
+    clocks = {"terms_for", "level_clock", "deadline", "next_reminder"}
+    activities = markers = 0
+    for event in load(file).events:
+        scheduled = event.activity_task_scheduled_event_attributes
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            activities += scheduled.activity_type.name in clocks
+        if event.HasField("marker_recorded_event_attributes"):
+            markers += event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    return activities, markers
+
+
+def test_both_branches_of_the_local_clocks_patch_are_replayed() -> None:
+    # Current runs compute every clock in a local activity; runs recorded before the patch
+    # scheduled them as activities, and must keep replaying along that branch.
+    for file in FILES:
+        activities, markers = _clock_calls(file)
+        assert activities == 0 and markers > 0, (file.name, activities, markers)
+    before = [f for f in LEGACY if ".before-local-clocks." in f.name]
+    assert {scenario(f).split(".")[0] for f in before} >= {
+        "escalated_on_timeout_twice_then_overdue",
+        "extension_granted",
+        "continued_as_new",
+    }
+    for file in before:
+        activities, markers = _clock_calls(file)
+        assert activities > 0 and markers == 0, (file.name, activities, markers)
