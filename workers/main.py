@@ -58,16 +58,20 @@ def build_worker(
     http: httpx.AsyncClient,
     *,
     clocks: Clocks | None = None,
+    notifier: Notifier | None = None,
     executor: ThreadPoolExecutor | None = None,
     task_queue: str | None = None,
 ) -> Worker:
-    """A worker for the issue task queue; tests pass their own clocks (calendar) and queue."""
+    """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
+    queue."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[IssueWorkflow],
         activities=activities_of(
-            clocks or build_clocks(settings), Recorder(engine), Notifier(engine, http, settings)
+            clocks or build_clocks(settings),
+            Recorder(engine),
+            notifier or Notifier(engine, http, settings),
         ),
         # Synchronous activities (SQL, calendar) run in threads so the event loop stays free; one
         # thread per activity slot, or slots would wait on threads.

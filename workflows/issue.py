@@ -90,6 +90,7 @@ _REQUEST_MEMORY = 256  # request ids remembered to apply a retried update once
 _RECHECK_UNDER_LOCK = "recheck-actions-under-lock"
 _EXTENSION_LAPSES = "pending-extension-lapses"
 _LOCAL_CLOCKS = "clocks-as-local-activities"
+_QUIESCE = "quiesce-before-leaving"
 _UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
 _DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
 _FEEDBACK_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
@@ -171,15 +172,13 @@ class IssueWorkflow:
             async with self._lock:
                 await self._fire_due_clocks()
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._drain_background()
+                await self._quiesce()
                 workflow.continue_as_new(
                     IssueStart(
                         issue=self.s.issue, carried=self.s, history_limit=self._history_limit
                     )
                 )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._drain_background()
+        await self._quiesce()
         return self.s
 
     def _should_continue_as_new(self) -> bool:
@@ -1102,6 +1101,24 @@ class IssueWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_PATIENT,
             )
+
+    async def _quiesce(self) -> None:
+        """Wait for an instant at which no update handler runs and no notice is in flight.
+
+        The run may end (or continue as new) only then. Waiting for the handlers and then for
+        the notices is not enough: an update accepted while the notices drain (the issue is
+        still open before a continue-as-new) would be cut off with its run, and its caller told
+        it failed. Since "quiesce-before-leaving" the two waits repeat until both hold at once;
+        ``patched`` is asked only when they do not, so runs that never met the case record no
+        marker, and runs from before replay along the old branch.
+        """
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._drain_background()
+        while (self._background or not workflow.all_handlers_finished()) and workflow.patched(
+            _QUIESCE
+        ):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._drain_background()
 
     async def _drain_background(self) -> None:
         while self._background:

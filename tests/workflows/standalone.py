@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.deadlines import Clocks
+from activities.notify import Notifier
 from domain.calendar import WorkCalendar
 from domain.policy import load_policy
 from settings import ROOT, Settings
@@ -82,11 +83,13 @@ async def running_harness(
     policy: str = "default",
     history_limit: int = 10_000,
     clocks: Clocks | None = None,
+    notifier: type[Notifier] = Notifier,
 ) -> AsyncIterator[Harness]:
     """A real worker on a fresh task queue and a Harness on it (what ``make_harness`` yields).
 
-    ``clocks`` replaces the deadline activities (a test may slow them down); by default they
-    are the real ones on ``calendar`` and ``policy``.
+    ``clocks`` replaces the deadline activities and ``notifier`` the notification activities'
+    class (a test may slow them down); by default they are the real ones on ``calendar`` and
+    ``policy``.
     """
     settings = Settings(policy=policy)
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
@@ -98,6 +101,7 @@ async def running_harness(
             engine,
             http,
             clocks=clocks,
+            notifier=notifier(engine, http, settings),
             executor=ThreadPoolExecutor(max_workers=64),
             task_queue=task_queue,
         )

@@ -6,24 +6,34 @@ is the real one, so the week is found, not fixed) and states its deadlines worke
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType as EventType_
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
+from activities.deadlines import Clocks
+from activities.notify import Notifier
+from domain.calendar import WorkCalendar
 from domain.models import (
     Accept,
     ActionResult,
     Actor,
+    Deadline,
+    DeadlineRequest,
     Escalate,
     EventType,
     ExtensionDecision,
     ExtensionRequest,
     Feedback,
+    Notice,
     Outcome,
     Progress,
     Report,
@@ -38,6 +48,7 @@ from domain.models import (
     Whistle,
     Withdraw,
 )
+from domain.policy import load_policy
 from store.units_import import ladder
 from tests.workflows.conftest import (
     COUNTY,
@@ -52,6 +63,7 @@ from tests.workflows.conftest import (
     quiet_monday,
     settled_read_model,
 )
+from tests.workflows.standalone import running_harness
 
 COUNTY_CLERK = Actor(user="county-clerk", role=Role.CLERK, unit_code=COUNTY)
 SUPERVISOR = Actor(user="county-supervisor", role=Role.SUPERVISOR, unit_code=COUNTY)
@@ -489,4 +501,62 @@ async def test_long_overdue_loop_continues_as_new_without_losing_state(
         assert [e.seq for e in state.events] == list(range(1, state.next_seq))
         await h.act(issue, "accept", Accept(actor=COUNTY_CLERK))
         await h.act(issue, "resolve", Resolve(actor=COUNTY_CLERK, summary="终于解决"))
+        await settled_read_model(h, issue)
+
+
+class SlowWarnings(Notifier):
+    """The real notification activities, a warning taking a while to fan out."""
+
+    @activity.defn(name="notify")
+    def notify(self, notice: Notice) -> list[int]:
+        if notice.kind == "warning":
+            time.sleep(4)
+        return super().notify(notice)
+
+
+class SlowDeadlines(Clocks):
+    """The real clock activities, a report deadline taking a while to compute."""
+
+    @activity.defn(name="deadline")
+    def deadline(self, req: DeadlineRequest) -> Deadline:
+        time.sleep(5)
+        return super().deadline(req)
+
+
+async def test_an_update_accepted_while_the_run_drains_before_continuing_as_new_completes(
+    env: WorkflowEnvironment, read_model: Any
+) -> None:
+    # A run continues as new once its notices have gone out. An update accepted meanwhile (the
+    # issue is open) must finish in that run, never be cut off with it.
+    clocks = SlowDeadlines(WorkCalendar(), load_policy("default"))
+    async with running_harness(
+        env, read_model, clocks=clocks, notifier=SlowWarnings, history_limit=1
+    ) as h:
+        await monday_nine(h)
+        issue = await h.register()
+        first = (await h.env.client.get_workflow_handle(issue.id).fetch_history()).events[0]
+        await h.act(issue, "accept", Accept(actor=clerk(VILLAGE)))
+        state = await h.state(issue)
+        # The first warning goes out (slowly); the run, far over its history limit, waits for
+        # it before continuing as new, and a whistle (slow to compute its report deadline)
+        # is accepted meanwhile.
+        warned = state.current.warnings[0]
+        sleeping = asyncio.create_task(h.sleep_until(warned + timedelta(minutes=1)))
+        while EventType.WARNING not in types(await h.state(issue)):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # recorded; the warning itself is still going out
+        whistle = Whistle(
+            actor=clerk(VILLAGE),
+            departments=["zhenan-zhujian"],
+            department_names={"zhenan-zhujian": "住建"},
+            reason="需住建部门协同",
+        )
+        result = await h.act(issue, "whistle", whistle)
+        await sleeping
+        assert result.status is Status.IN_PROGRESS
+        state = await h.state(issue)
+        assert types(state).count(EventType.WHISTLED) == 1 and len(state.departments) == 1
+        assert types(state).count(EventType.WARNING) >= 1
+        latest = await h.env.client.get_workflow_handle(issue.id).fetch_history()
+        assert latest.events[0] != first, "the run should have continued as new"
         await settled_read_model(h, issue)
