@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType as EventType_
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.deadlines import Clocks
 from activities.notify import Notifier
@@ -63,7 +64,8 @@ from tests.workflows.conftest import (
     quiet_monday,
     settled_read_model,
 )
-from tests.workflows.standalone import running_harness
+from tests.workflows.standalone import run_histories, running_harness
+from workflows.issue import IssueWorkflow
 
 COUNTY_CLERK = Actor(user="county-clerk", role=Role.CLERK, unit_code=COUNTY)
 SUPERVISOR = Actor(user="county-supervisor", role=Role.SUPERVISOR, unit_code=COUNTY)
@@ -560,3 +562,10 @@ async def test_an_update_accepted_while_the_run_drains_before_continuing_as_new_
         latest = await h.env.client.get_workflow_handle(issue.id).fetch_history()
         assert latest.events[0] != first, "the run should have continued as new"
         await settled_read_model(h, issue)
+        # The run that waited replays as it ran (the patch's marker is in its history).
+        runs = await run_histories(h.env, issue)
+        assert len(runs) >= 2
+        marker = b"quiesce-before-leaving"
+        assert any(marker in e.SerializeToString() for r in runs for e in r.events)
+        for history in runs:
+            await Replayer(workflows=[IssueWorkflow]).replay_workflow(history)
