@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType as EventType_
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -27,13 +29,13 @@ from domain.models import (
     Accept,
     ActionResult,
     Actor,
-    Deadline,
-    DeadlineRequest,
+    ClockRequest,
     Escalate,
     EventType,
     ExtensionDecision,
     ExtensionRequest,
     Feedback,
+    LevelClock,
     Notice,
     Outcome,
     Progress,
@@ -506,23 +508,53 @@ async def test_long_overdue_loop_continues_as_new_without_losing_state(
         await settled_read_model(h, issue)
 
 
-class SlowWarnings(Notifier):
-    """The real notification activities, a warning taking a while to fan out."""
+class SlowReminders(Notifier):
+    """The real notification activities, a reminder to accept taking a while to go out."""
 
     @activity.defn(name="notify")
     def notify(self, notice: Notice) -> list[int]:
-        if notice.kind == "warning":
+        if notice.kind == "accept_overdue":
             time.sleep(4)
         return super().notify(notice)
 
 
-class SlowDeadlines(Clocks):
-    """The real clock activities, a report deadline taking a while to compute."""
+class SlowLaterLevels(Clocks):
+    """The real clock activities, every level's clock after the first slow to compute."""
 
-    @activity.defn(name="deadline")
-    def deadline(self, req: DeadlineRequest) -> Deadline:
-        time.sleep(5)
-        return super().deadline(req)
+    def __init__(self) -> None:
+        super().__init__(WorkCalendar(), load_policy("default"))
+        self.calls = 0
+
+    @activity.defn(name="level_clock")
+    def level_clock(self, req: ClockRequest) -> LevelClock:
+        self.calls += 1
+        if self.calls > 1:
+            time.sleep(5)
+        return super().level_clock(req)
+
+
+async def draining(h: Harness, issue: Any) -> None:
+    """Wait (a few seconds at most) until the run has recorded the missed acceptance and waits
+    only for its reminder to go out: the task after the record is completed and the one activity
+    pending is ``notify``."""
+    client = h.env.client
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=issue.id)
+    )
+    for _ in range(200):
+        if EventType.ACCEPT_OVERDUE in types(await h.state(issue)):
+            described = await client.workflow_service.describe_workflow_execution(request)
+            pending = [a.activity_type.name for a in described.pending_activities]
+            history = await client.get_workflow_handle(issue.id).fetch_history()
+            kinds = [e.event_type for e in history.events]
+            done = EventType_.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            # The task after the record's completion (not the one that scheduled it) is done.
+            since = kinds[: len(kinds) - 1][::-1]
+            previous = since[: since.index(done)] if done in since else since
+            recorded = EventType_.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in previous
+            if pending == ["notify"] and kinds[-1] == done and recorded:
+                return
+        await asyncio.sleep(0.02)
 
 
 async def test_an_update_accepted_while_the_run_drains_before_continuing_as_new_completes(
@@ -530,42 +562,30 @@ async def test_an_update_accepted_while_the_run_drains_before_continuing_as_new_
 ) -> None:
     # A run continues as new once its notices have gone out. An update accepted meanwhile (the
     # issue is open) must finish in that run, never be cut off with it.
-    clocks = SlowDeadlines(WorkCalendar(), load_policy("default"))
     async with running_harness(
-        env, read_model, clocks=clocks, notifier=SlowWarnings, history_limit=1
+        env, read_model, clocks=SlowLaterLevels(), notifier=SlowReminders, history_limit=1
     ) as h:
         await monday_nine(h)
         issue = await h.register()
         first = (await h.env.client.get_workflow_handle(issue.id).fetch_history()).events[0]
-        await h.act(issue, "accept", Accept(actor=clerk(VILLAGE)))
         state = await h.state(issue)
-        # The first warning goes out (slowly); the run, far over its history limit, waits for
-        # it before continuing as new, and a whistle (slow to compute its report deadline)
-        # is accepted meanwhile.
-        warned = state.current.warnings[0]
-        sleeping = asyncio.create_task(h.sleep_until(warned + timedelta(minutes=1)))
-        while EventType.WARNING not in types(await h.state(issue)):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1.5)  # recorded; the warning itself is still going out
-        whistle = Whistle(
-            actor=clerk(VILLAGE),
-            departments=["zhenan-zhujian"],
-            department_names={"zhenan-zhujian": "住建"},
-            reason="需住建部门协同",
-        )
-        result = await h.act(issue, "whistle", whistle)
+        # The accept deadline passes: the reminder goes out (slowly), and the run, far over its
+        # history limit, waits for it before continuing as new. The village passes the issue up
+        # meanwhile (the township's clock is slow to compute).
+        due = state.current.accept_deadline
+        sleeping = asyncio.create_task(h.sleep_until(due + timedelta(minutes=1)))
+        await draining(h, issue)
+        escalate = Escalate(actor=clerk(VILLAGE), reason="超出村级权限")
+        result = await h.act(issue, "escalate", escalate)
         await sleeping
-        assert result.status is Status.IN_PROGRESS
+        assert (result.status, result.unit) == (Status.PENDING_ACCEPT, TOWNSHIP)
         state = await h.state(issue)
-        assert types(state).count(EventType.WHISTLED) == 1 and len(state.departments) == 1
-        assert types(state).count(EventType.WARNING) >= 1
+        assert [lv.unit.code for lv in state.levels] == [VILLAGE, TOWNSHIP]
+        assert types(state).count(EventType.ESCALATED) == 1
         latest = await h.env.client.get_workflow_handle(issue.id).fetch_history()
         assert latest.events[0] != first, "the run should have continued as new"
         await settled_read_model(h, issue)
-        # The run that waited replays as it ran (the patch's marker is in its history).
+        # The runs replay as they ran (the one that waited carries the patch's marker).
         runs = await run_histories(h.env, issue)
-        assert len(runs) >= 2
-        marker = b"quiesce-before-leaving"
-        assert any(marker in e.SerializeToString() for r in runs for e in r.events)
         for history in runs:
             await Replayer(workflows=[IssueWorkflow]).replay_workflow(history)
