@@ -1,7 +1,12 @@
-"""Statistics of a unit's subtree over a period, as pure functions over read-model rows.
+"""Statistics of a unit's subtree over a period: what each figure means, and the arithmetic.
 
-No I/O here: ``routes/stats.py`` loads the rows, these functions count. Every rate is ``None``
-(JSON null), not 0, when its denominator is 0 — "no feedback yet" is not "nobody satisfied".
+No I/O here. ``routes/stats.py`` has the database count (GROUP BY): issues per registered unit,
+category and status (``IssueCounts``), level stays per unit and level (``StayCounts``), events per
+local day, and hands over the resolution times; what crosses into Python grows with the units and
+the days, not with the issues (the resolution times aside, as one array: a median needs them all).
+These functions add counts up — a unit's figures count the issues registered anywhere below it
+(``by_unit``) — and turn them into figures. Every rate is ``None`` (JSON null), not 0, when its
+denominator is 0 — "no feedback yet" is not "nobody satisfied".
 
 Definitions (DESIGN.md "Statistics"):
 
@@ -22,28 +27,37 @@ Definitions (DESIGN.md "Statistics"):
   and that are past the ceiling's deadline; ``overdue_total`` counts every issue that ever went
   overdue (the flag stays once set), whatever its status — the 黑榜 counts the latter;
 - trend: per day or ISO week (Monday first) in the county's zone, each event counted in the
-  bucket it happened in: registrations, resolutions, and issues going overdue.
+  bucket it happened in: registrations, resolutions, and issues going overdue. An instant's day is
+  the UTC day of the instant shifted by the zone's offset in force then (``offset_runs``), which is
+  how the database tells days without knowing zones.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from domain.models import OPEN_STATUSES, Level, Outcome, Satisfaction, Status
+from domain.models import OPEN_STATUSES, Level, Status
 
-COUNTED_LEVELS = (Level.VILLAGE.value, Level.TOWNSHIP.value, Level.COUNTY.value)
+VILLAGE, TOWNSHIP, COUNTY = Level.VILLAGE.value, Level.TOWNSHIP.value, Level.COUNTY.value
+COUNTED_LEVELS = (VILLAGE, TOWNSHIP, COUNTY)
+STATUSES = tuple(status.value for status in Status)
 # Rungs from the bottom: an issue at a rung has passed every rung below it.
 LEVEL_ORDER = {lvl.value: position for position, lvl in enumerate(Level)}
 BASICALLY_SATISFIED_WEIGHT = 0.9
 # Statuses in which a unit's clock runs: warnings and overdue are about these.
 RUNNING_STATUSES = frozenset({Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value})
 DAILY_TREND_MAX_DAYS = 92  # longer periods trend by week unless asked otherwise
+MEDIAN, P90 = 0.5, 0.9
+# Sampling step when looking for a zone's offset changes: the tz database never changes an offset
+# twice within it (its closest changes, all zones since 1900, are days apart).
+OFFSET_PROBE = timedelta(hours=6)
 
 T = TypeVar("T")
 
@@ -65,28 +79,35 @@ class Weights:
 
 
 @dataclass(frozen=True)
-class IssueFacts:
-    """The columns of an issue row that statistics read."""
+class IssueCounts:
+    """How many of some issues of one status (one unit's, one category's …) have each property.
+
+    The status says what a count means: ``warned`` and ``overdue`` are "warning" and "overdue
+    now" only while the clock runs, ``at_level`` is "open at a level" only while open.
+    """
 
     status: str
-    registered_at: datetime
-    overdue: bool = False
-    warnings_sent: int = 0
-    resolution_level: str | None = None
-    resolved_at: datetime | None = None
-    feedback_solved: bool | None = None
-    feedback_satisfaction: str | None = None
-    level: str | None = None  # where the issue is now (or was when it closed)
+    total: int = 0
+    overdue: int = 0  # the overdue flag is set (it stays once set)
+    warned: int = 0  # warned at least once and not overdue
+    resolved: int = 0  # a resolution level is recorded
+    resolved_by_level: Mapping[str, int] = field(default_factory=dict)  # by resolution level
+    at_level: Mapping[str, int] = field(default_factory=dict)  # by the level it is at now
+    feedback: int = 0  # the citizen's rating received
+    solved: int = 0  # … saying the problem was solved
+    satisfied: int = 0  # … "satisfied"
+    basically_satisfied: int = 0  # … "basically satisfied"
 
 
 @dataclass(frozen=True)
-class LevelFacts:
-    """The columns of an issue-level row (one stay at one unit) that statistics read."""
+class StayCounts:
+    """How many of some level stays at one level were settled, left, on time."""
 
     level: str
-    outcome: str | None = None
-    on_time: bool | None = None
-    accepted_on_time: bool | None = None
+    settled: int = 0  # acceptance settled: accepted, or the accept deadline passed
+    accepted_on_time: int = 0
+    left: int = 0  # left with an outcome other than ``withdrawn``
+    left_on_time: int = 0  # … on time
 
 
 @dataclass(frozen=True)
@@ -117,7 +138,6 @@ class Summary:
     resolved: int
     resolution_share: dict[str, float | None]
     on_time: dict[str, float | None]
-    time_to_resolve: Durations
     rates: Rates
     open_by_level: dict[str, int]
     funnel: dict[str, int]  # issues that reached each level
@@ -139,67 +159,89 @@ class TrendPoint:
     overdue: int
 
 
+@dataclass(frozen=True)
+class OffsetRun:
+    """A span of UTC time during which a zone's offset does not change."""
+
+    start: datetime  # UTC, included
+    end: datetime  # UTC, excluded
+    offset: int  # seconds east of UTC
+
+
 def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def status_counts(issues: Iterable[IssueFacts]) -> dict[str, int]:
-    counts = {status.value: 0 for status in Status}
-    for issue in issues:
-        counts[issue.status] = counts.get(issue.status, 0) + 1
+def status_counts(issues: Iterable[IssueCounts]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for group in issues:
+        counts[group.status] = counts.get(group.status, 0) + group.total
     return counts
 
 
-def resolution_share(issues: Iterable[IssueFacts]) -> tuple[int, dict[str, float | None]]:
+def resolution_share(issues: Iterable[IssueCounts]) -> tuple[int, dict[str, float | None]]:
     """How many were resolved, and the share resolved at each level (小事不出村、大事不出镇)."""
-    levels = [i.resolution_level for i in issues if i.resolution_level is not None]
-    return len(levels), {lvl: ratio(levels.count(lvl), len(levels)) for lvl in COUNTED_LEVELS}
+    resolved, at = 0, dict.fromkeys(COUNTED_LEVELS, 0)
+    for group in issues:
+        resolved += group.resolved
+        for level, n in group.resolved_by_level.items():
+            if level in at:
+                at[level] += n
+    return resolved, {level: ratio(n, resolved) for level, n in at.items()}
 
 
-def on_time_rates(levels: Iterable[LevelFacts]) -> dict[str, float | None]:
-    left = [lv for lv in levels if lv.outcome is not None and lv.outcome != Outcome.WITHDRAWN.value]
-    return {
-        name: ratio(
-            sum(1 for lv in left if lv.level == name and lv.on_time),
-            sum(1 for lv in left if lv.level == name),
-        )
-        for name in COUNTED_LEVELS
-    }
+def on_time_rates(stays: Iterable[StayCounts]) -> dict[str, float | None]:
+    left, on_time = dict.fromkeys(COUNTED_LEVELS, 0), dict.fromkeys(COUNTED_LEVELS, 0)
+    for stay in stays:
+        if stay.level in left:
+            left[stay.level] += stay.left
+            on_time[stay.level] += stay.left_on_time
+    return {level: ratio(on_time[level], left[level]) for level in COUNTED_LEVELS}
+
+
+def quantile(count: int, q: float, nth: Callable[[int], float]) -> float | None:
+    """The q-quantile (0 ≤ q ≤ 1) of ``count`` values by linear interpolation between closest
+    ranks, ``nth(k)`` being the k-th smallest (from 0); None if there are none."""
+    if not count:
+        return None
+    position = (count - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return nth(low) + (nth(high) - nth(low)) * (position - low)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-quantile (0 ≤ q ≤ 1) by linear interpolation between closest ranks; None if empty."""
-    if not values:
-        return None
     ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return quantile(len(ordered), q, ordered.__getitem__)
 
 
-def time_to_resolve(issues: Iterable[IssueFacts]) -> Durations:
-    seconds = [
-        (i.resolved_at - i.registered_at).total_seconds()
-        for i in issues
-        if i.resolved_at is not None
-    ]
-    return Durations(len(seconds), percentile(seconds, 0.5), percentile(seconds, 0.9))
+def time_to_resolve(microseconds: Iterable[int]) -> Durations:
+    """Median and p90 of the registration → resolution times of the resolved issues, given in
+    whole microseconds (exact, as the database subtracts them) and reported in seconds."""
+    ordered = sorted(microseconds)
+
+    def seconds(rank: int) -> float:
+        return ordered[rank] / 1_000_000  # what timedelta.total_seconds() gives
+
+    count = len(ordered)
+    return Durations(count, quantile(count, MEDIAN, seconds), quantile(count, P90, seconds))
 
 
 def three_rates(
-    issues: Sequence[IssueFacts], levels: Sequence[LevelFacts], weights: Weights = Weights()
+    issues: Iterable[IssueCounts], stays: Iterable[StayCounts], weights: Weights = Weights()
 ) -> Rates:
-    settled = [lv for lv in levels if lv.accepted_on_time is not None]
-    on_time = sum(1 for lv in settled if lv.accepted_on_time)
-    rated = [i for i in issues if i.feedback_satisfaction is not None]
-    solved = sum(1 for i in rated if i.feedback_solved)
-    satisfied = sum(1 for i in rated if i.feedback_satisfaction == Satisfaction.SATISFIED.value)
-    basically = sum(
-        1 for i in rated if i.feedback_satisfaction == Satisfaction.BASICALLY_SATISFIED.value
-    )
-    response = ratio(on_time, len(settled))
-    resolution = ratio(solved, len(rated))
-    satisfaction = ratio(satisfied + BASICALLY_SATISFIED_WEIGHT * basically, len(rated))
+    settled = on_time = rated = solved = satisfied = basically = 0
+    for stay in stays:
+        settled += stay.settled
+        on_time += stay.accepted_on_time
+    for group in issues:
+        rated += group.feedback
+        solved += group.solved
+        satisfied += group.satisfied
+        basically += group.basically_satisfied
+    response = ratio(on_time, settled)
+    resolution = ratio(solved, rated)
+    satisfaction = ratio(satisfied + BASICALLY_SATISFIED_WEIGHT * basically, rated)
     composite = None
     if response is not None and resolution is not None and satisfaction is not None:
         composite = (
@@ -207,48 +249,59 @@ def three_rates(
             + weights.resolution * resolution
             + weights.satisfaction * satisfaction
         )
-    return Rates(response, resolution, satisfaction, composite, len(settled), on_time, len(rated))
+    return Rates(response, resolution, satisfaction, composite, settled, on_time, rated)
 
 
-def open_by_level(issues: Iterable[IssueFacts]) -> dict[str, int]:
+def open_by_level(issues: Iterable[IssueCounts]) -> dict[str, int]:
     """Open issues by the level they sit at now; levels outside the ladder's three only if met."""
     counts = dict.fromkeys(COUNTED_LEVELS, 0)
-    for issue in issues:
-        if issue.status in OPEN_STATUSES and issue.level is not None:
-            counts[issue.level] = counts.get(issue.level, 0) + 1
+    for group in issues:
+        if group.status in OPEN_STATUSES:
+            for level, n in group.at_level.items():
+                if n:
+                    counts[level] = counts.get(level, 0) + n
     return counts
 
 
-def escalation_funnel(issues: Sequence[IssueFacts]) -> dict[str, int]:
+def escalation_funnel(issues: Iterable[IssueCounts]) -> dict[str, int]:
     """How many issues reached the village, the township and the county (上报漏斗)."""
-    reached = [LEVEL_ORDER.get(i.level or Level.VILLAGE.value, 0) for i in issues]
-    return {
-        Level.VILLAGE.value: len(issues),
-        Level.TOWNSHIP.value: sum(1 for r in reached if r >= LEVEL_ORDER[Level.TOWNSHIP.value]),
-        Level.COUNTY.value: sum(1 for r in reached if r >= LEVEL_ORDER[Level.COUNTY.value]),
-    }
+    township, county = LEVEL_ORDER[TOWNSHIP], LEVEL_ORDER[COUNTY]
+    total = reached_township = reached_county = 0
+    for group in issues:
+        total += group.total
+        for level, n in group.at_level.items():
+            rung = LEVEL_ORDER.get(level, 0)
+            reached_township += n if rung >= township else 0
+            reached_county += n if rung >= county else 0
+    return {VILLAGE: total, TOWNSHIP: reached_township, COUNTY: reached_county}
 
 
 def summarize(
-    issues: Sequence[IssueFacts], levels: Sequence[LevelFacts], weights: Weights = Weights()
+    issues: Sequence[IssueCounts], stays: Sequence[StayCounts], weights: Weights = Weights()
 ) -> Summary:
-    open_issues = [i for i in issues if i.status in OPEN_STATUSES]
-    running = [i for i in issues if i.status in RUNNING_STATUSES]
+    total = open_ = warning = overdue = overdue_total = 0
+    for group in issues:
+        total += group.total
+        overdue_total += group.overdue
+        if group.status in OPEN_STATUSES:
+            open_ += group.total
+        if group.status in RUNNING_STATUSES:
+            warning += group.warned
+            overdue += group.overdue
     resolved, share = resolution_share(issues)
     return Summary(
-        total=len(issues),
+        total=total,
         by_status=status_counts(issues),
-        open=len(open_issues),
-        warning=sum(1 for i in running if i.warnings_sent and not i.overdue),
-        overdue=sum(1 for i in running if i.overdue),
+        open=open_,
+        warning=warning,
+        overdue=overdue,
         resolved=resolved,
         resolution_share=share,
-        on_time=on_time_rates(levels),
-        time_to_resolve=time_to_resolve(issues),
-        rates=three_rates(issues, levels, weights),
+        on_time=on_time_rates(stays),
+        rates=three_rates(issues, stays, weights),
         open_by_level=open_by_level(issues),
         funnel=escalation_funnel(issues),
-        overdue_total=sum(1 for i in issues if i.overdue),
+        overdue_total=overdue_total,
     )
 
 
@@ -319,17 +372,21 @@ def bucket_count(first: date, last: date, bucket: Bucket) -> int:
     return (bucket_start(last, bucket) - bucket_start(first, bucket)).days // step + 1
 
 
+def local_day(moment: datetime, zone: tzinfo) -> date:
+    """The day an instant falls on in ``zone``."""
+    return moment.astimezone(zone).date()
+
+
 def trend(
-    registered: Iterable[datetime],
-    resolved: Iterable[datetime],
-    overdue: Iterable[datetime],
+    registered: Mapping[date, int],
+    resolved: Mapping[date, int],
+    overdue: Mapping[date, int],
     first: date,
     last: date,
     bucket: Bucket,
-    zone: tzinfo,
 ) -> list[TrendPoint]:
-    """Counts per bucket from ``first`` to ``last`` (local days, both included), empty buckets
-    as zeros; instants outside those days are left out."""
+    """Counts per bucket from ``first`` to ``last`` (local days, both included) out of counts per
+    local day, empty buckets as zeros; days outside are left out."""
     if last < first:
         return []
     step = timedelta(days=7 if bucket is Bucket.WEEK else 1)
@@ -337,13 +394,62 @@ def trend(
         bucket_start(first, bucket) + step * n for n in range(bucket_count(first, last, bucket))
     ]
 
-    def counts(instants: Iterable[datetime]) -> dict[date, int]:
+    def counts(per_day: Mapping[date, int]) -> dict[date, int]:
         tally: dict[date, int] = defaultdict(int)
-        for moment in instants:
-            day = moment.astimezone(zone).date()
+        for day, n in per_day.items():
             if first <= day <= last:
-                tally[bucket_start(day, bucket)] += 1
+                tally[bucket_start(day, bucket)] += n
         return tally
 
     reg, res, late = counts(registered), counts(resolved), counts(overdue)
     return [TrendPoint(start, reg[start], res[start], late[start]) for start in starts]
+
+
+def _offset(zone: tzinfo, moment: datetime) -> int:
+    offset = moment.astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+@lru_cache(maxsize=512)
+def _offset_changes(zone: tzinfo, year: int) -> tuple[tuple[datetime, int], ...]:
+    """(instant, offset from then on) for the start of UTC ``year`` and each change within it."""
+    begin, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    changes = [(begin, _offset(zone, begin))]
+    before = begin
+    while before < end:
+        after = min(before + OFFSET_PROBE, end)
+        offset = _offset(zone, after)
+        if offset != changes[-1][1]:
+            # Bisect to the second: the tz database changes offsets on whole seconds.
+            low, high = before, after
+            while high - low > timedelta(seconds=1):
+                middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
+                if _offset(zone, middle) == offset:
+                    high = middle
+                else:
+                    low = middle
+            changes.append((high, offset))
+        before = after
+    return tuple(changes)
+
+
+def offset_runs(zone: tzinfo, start: datetime, end: datetime) -> list[OffsetRun]:
+    """The zone's UTC offsets over [start, end) (UTC instants within years 1–9998), as
+    consecutive spans of one offset each: an instant's local day is the UTC day of the instant
+    shifted by the offset of its span."""
+    changes = [
+        change
+        for year in range(start.astimezone(UTC).year, end.astimezone(UTC).year + 1)
+        for change in _offset_changes(zone, year)
+    ]
+    runs: list[OffsetRun] = []
+    for index, (at, offset) in enumerate(changes):
+        following = changes[index + 1][0] if index + 1 < len(changes) else end
+        begin, finish = max(at, start), min(following, end)
+        if begin >= finish:
+            continue
+        if runs and runs[-1].offset == offset:
+            runs[-1] = replace(runs[-1], end=finish)
+        else:
+            runs.append(OffsetRun(begin, finish, offset))
+    return runs

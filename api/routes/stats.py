@@ -1,4 +1,5 @@
-"""Statistics of a unit's subtree over a period (read model only; the counting is api/stats.py).
+"""Statistics of a unit's subtree over a period (read model only): the database counts, per unit
+and per day (GROUP BY), and api/stats.py turns the counts into figures.
 
 ``build_stats`` and ``build_alerts`` are plain functions over a session, so the ``linkage stats``
 command prints exactly what ``GET /stats`` answers.
@@ -13,8 +14,28 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    type_coerce,
+)
 from sqlalchemy import select as select_columns
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from api import stats
@@ -35,16 +56,18 @@ from api.schemas import (
     UnitOut,
 )
 from domain import labels
-from domain.models import EventType, Status, UnitKind
+from domain.models import EventType, Level, Outcome, Satisfaction, Status, UnitKind
 from store.tables import Category, Issue, IssueEvent, IssueLevel, Unit
 
 router = APIRouter(prefix=f"{API_PREFIX}/stats", tags=["stats"])
 
 MAX_TREND_POINTS = 1000
 FIRST_YEAR, LAST_YEAR = 1900, 9998  # far from datetime's limits, whatever the zone
+CALENDAR_START = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+CALENDAR_END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
 
-IssueRow = tuple[str, str, stats.IssueFacts]  # (registered unit path, category, facts)
-LevelRow = tuple[str, stats.LevelFacts]  # (unit path, facts)
+IssueRow = tuple[str, stats.IssueCounts]
+StayRow = tuple[str, stats.StayCounts]  # (unit path, counts)
 
 
 @dataclass(frozen=True)
@@ -117,7 +140,83 @@ def request_scope(
 ScopeDep = Annotated[StatsScope, Depends(request_scope)]
 
 
-# ---- loading ------------------------------------------------------------------------------------
+# ---- counting in SQL ----------------------------------------------------------------------------
+# What crosses into Python grows with the units and the days, not with the issues (resolution
+# times aside: a median needs them all).
+
+
+class _LocalDate(FunctionElement[date]):
+    """The UTC day of a timestamp shifted by a whole number of seconds: its local day under that
+    offset (``stats.offset_runs``)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_date"
+
+
+@compiles(_LocalDate, "sqlite")
+def _local_date_sqlite(element: _LocalDate, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(clause, **kw) for clause in element.clauses)
+    # SQLite keeps UTC text and rounds fractions of a second to milliseconds: cut them off first,
+    # or 23:59:59.9996 would fall on the next day.
+    return f"date(substr({moment}, 1, 19), {seconds} || ' seconds')"
+
+
+@compiles(_LocalDate, "postgresql")
+def _local_date_postgresql(element: _LocalDate, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(({moment} AT TIME ZONE 'UTC') + {seconds} * INTERVAL '1 second' AS DATE)"
+
+
+class _Microseconds(FunctionElement[int]):
+    """Microseconds from one timestamp to a later one, exactly."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "microseconds_between"
+
+
+@compiles(_Microseconds, "sqlite")
+def _microseconds_sqlite(element: _Microseconds, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    # Whole seconds from the day arithmetic (exact once rounded), the fraction from the text:
+    # SQLite's date functions only keep milliseconds.
+    return (
+        f"(CAST(round((julianday(substr({later}, 1, 19)) - julianday(substr({earlier}, 1, 19)))"
+        f" * 86400) AS INTEGER) * 1000000"
+        f" + (CAST(substr({later}, 21) AS INTEGER) - CAST(substr({earlier}, 21) AS INTEGER)))"
+    )
+
+
+@compiles(_Microseconds, "postgresql")
+def _microseconds_postgresql(element: _Microseconds, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+class _JSONArray(FunctionElement[Any]):
+    """An aggregate: the values of a group as one JSON array."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_array_of"
+
+
+@compiles(_JSONArray, "sqlite")
+def _json_array_sqlite(element: _JSONArray, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JSONArray, "postgresql")
+def _json_array_postgresql(element: _JSONArray, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+def _scanned(column: Any) -> ColumnElement[str]:
+    """``column`` as an expression, to group by: SQLite then scans the table and sorts, where it
+    would walk the column's index to spare the sort and read the table in random order (2–3 ×
+    slower over a whole county)."""
+    return cast(col(column), Text)
 
 
 def _period(column: Any, scope: StatsScope) -> list[ColumnElement[bool]]:
@@ -138,120 +237,217 @@ def _issues_of(scope: StatsScope) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _issue_rows(session: Session, scope: StatsScope) -> list[IssueRow]:
-    """(registered unit path, category, facts) of the issues registered in the period."""
-    # Columns, not rows: counting needs a dozen fields of what may be many thousands of issues.
-    query = select_columns(
-        col(Issue.registered_unit_path),
-        col(Issue.category),
-        col(Issue.status),
-        col(Issue.registered_at),
-        col(Issue.overdue),
-        col(Issue.warnings_sent),
-        col(Issue.resolution_level),
-        col(Issue.resolved_at),
-        col(Issue.feedback_solved),
-        col(Issue.feedback_satisfaction),
-        col(Issue.level),
-    ).where(*_issues_of(scope), *_period(Issue.registered_at, scope))
-    return [
-        (
-            path,
-            category,
-            stats.IssueFacts(
-                status=status,
-                registered_at=registered_at,
-                overdue=overdue,
-                warnings_sent=warnings_sent,
-                resolution_level=resolution_level,
-                resolved_at=resolved_at,
-                feedback_solved=feedback_solved,
-                feedback_satisfaction=feedback_satisfaction,
-                level=level,
-            ),
-        )
-        for (
-            path,
-            category,
-            status,
-            registered_at,
-            overdue,
-            warnings_sent,
-            resolution_level,
-            resolved_at,
-            feedback_solved,
-            feedback_satisfaction,
-            level,
-        ) in session.connection().execute(query)
-    ]
+def _counting(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count().filter(condition)
 
 
-def _level_rows(session: Session, scope: StatsScope) -> list[LevelRow]:
-    # A stay counts for the unit that had the issue during it: response and on-time are that
-    # unit's record, wherever the issue came from.
+@dataclass(frozen=True)
+class IssueTally:
+    """The issues registered in a scope's period, counted."""
+
+    by_path: list[IssueRow]  # (registered unit path, counts of one status)
+    by_category: list[IssueRow]  # (category, counts of one status)
+
+
+def _issue_counts(session: Session, scope: StatsScope) -> IssueTally:
+    """The issues registered in the scope's period, counted per (registered unit path, status)
+    and per (category, status)."""
+    overdue, satisfaction = col(Issue.overdue), col(Issue.feedback_satisfaction)
+    resolution, level = col(Issue.resolution_level), col(Issue.level)
+    resolved_at = {name: f"resolved_{name}" for name in stats.COUNTED_LEVELS}
+    at_level = {rung.value: f"at_{rung.value}" for rung in Level}
+    counted = {
+        "overdue": overdue.is_(True),
+        "warned": and_(col(Issue.warnings_sent) != 0, overdue.is_not(True)),
+        "resolved": resolution.is_not(None),
+        **{label: resolution == name for name, label in resolved_at.items()},
+        **{label: level == name for name, label in at_level.items()},
+        "feedback": satisfaction.is_not(None),
+        "solved": and_(satisfaction.is_not(None), col(Issue.feedback_solved).is_(True)),
+        "satisfied": satisfaction == Satisfaction.SATISFIED.value,
+        "basically_satisfied": satisfaction == Satisfaction.BASICALLY_SATISFIED.value,
+    }
     query = (
         select_columns(
-            col(Unit.path),
+            _scanned(Issue.registered_unit_path).label("registered_path"),
+            col(Issue.category),
+            col(Issue.status),
+            func.count(),
+            *(_counting(condition) for condition in counted.values()),
+        )
+        .where(*_issues_of(scope), *_period(Issue.registered_at, scope))
+        .group_by(literal_column("registered_path"), col(Issue.category), col(Issue.status))
+    )
+    # One pass, added up here two ways: per unit (for the rankings, rolled up the tree later) and
+    # per category; a few thousand rows at most (units × categories × statuses).
+    by_path: dict[tuple[str, str], list[int]] = {}
+    by_category: dict[tuple[str, str], list[int]] = {}
+    for path, category, status, *values in session.connection().execute(query):
+        for sums, key in ((by_path, (path, status)), (by_category, (category, status))):
+            if (known := sums.get(key)) is None:
+                sums[key] = list(values)
+            else:
+                for index, value in enumerate(values):
+                    known[index] += value
+
+    def counts(status: str, values: list[int]) -> stats.IssueCounts:
+        n = dict(zip(["total", *counted], values, strict=True))
+        return stats.IssueCounts(
+            status=status,
+            total=n["total"],
+            overdue=n["overdue"],
+            warned=n["warned"],
+            resolved=n["resolved"],
+            resolved_by_level={name: n[label] for name, label in resolved_at.items()},
+            at_level={name: n[label] for name, label in at_level.items()},
+            feedback=n["feedback"],
+            solved=n["solved"],
+            satisfied=n["satisfied"],
+            basically_satisfied=n["basically_satisfied"],
+        )
+
+    return IssueTally(
+        [(path, counts(status, values)) for (path, status), values in by_path.items()],
+        [(category, counts(status, values)) for (category, status), values in by_category.items()],
+    )
+
+
+def _stay_rows(session: Session, scope: StatsScope) -> list[StayRow]:
+    # A stay counts for the unit that had the issue during it: response and on-time are that
+    # unit's record, wherever the issue came from.
+    units = select_columns(col(Unit.code), col(Unit.path)).where(
+        col(Unit.path).startswith(scope.unit.path, autoescape=True)
+    )
+    paths = {code: path for code, path in session.connection().execute(units)}
+    outcome = col(IssueLevel.outcome)
+    left = and_(outcome.is_not(None), outcome != Outcome.WITHDRAWN.value)
+    query = (
+        select_columns(
+            _scanned(IssueLevel.unit_code).label("stay_unit"),
             col(IssueLevel.level),
-            col(IssueLevel.outcome),
-            col(IssueLevel.on_time),
-            col(IssueLevel.accepted_on_time),
+            _counting(col(IssueLevel.accepted_on_time).is_not(None)),
+            _counting(col(IssueLevel.accepted_on_time).is_(True)),
+            _counting(left),
+            _counting(and_(left, col(IssueLevel.on_time).is_(True))),
         )
-        .join(Unit, col(Unit.code) == col(IssueLevel.unit_code))
-        .where(
-            col(Unit.path).startswith(scope.unit.path, autoescape=True),
-            *_period(IssueLevel.entered_at, scope),
-        )
+        .where(*_period(IssueLevel.entered_at, scope))
+        .group_by(literal_column("stay_unit"), col(IssueLevel.level))
     )
     if scope.category is not None:
         query = query.join(Issue, col(Issue.id) == col(IssueLevel.issue_id)).where(
             col(Issue.category) == scope.category
         )
+    # Every unit's stays are counted (one pass either way), those outside the subtree left here.
     return [
-        (path, stats.LevelFacts(level=level, outcome=outcome, on_time=on_time, accepted_on_time=ok))
-        for path, level, outcome, on_time, ok in session.connection().execute(query)
+        (paths[code], stats.StayCounts(level, settled, accepted, left_count, on_time))
+        for code, level, settled, accepted, left_count, on_time in session.connection().execute(
+            query
+        )
+        if code in paths
     ]
 
 
-def _resolved_instants(session: Session, scope: StatsScope) -> list[datetime]:
-    query = select(Issue.resolved_at).where(
-        *_issues_of(scope),
-        col(Issue.resolved_at).is_not(None),
-        *_period(Issue.resolved_at, scope),
+def _local_day(moment: Any, runs: list[stats.OffsetRun]) -> tuple[Any, Any]:
+    """Two columns to group by that tell the local day of ``moment``: the day, computed in SQL
+    over the span ``runs`` cover, or else (unexpected data) the instant, for Python to convert."""
+    if not runs:
+        return null(), col(moment)
+    start, end = runs[0].start, runs[-1].end
+    day = case(
+        *(
+            (
+                and_(col(moment) >= run.start, col(moment) < run.end),
+                _LocalDate(col(moment), literal(run.offset, Integer())),
+            )
+            for run in runs
+        )
     )
-    return [at for at in session.exec(query) if at is not None]
+    return type_coerce(day, Date()), case(
+        (or_(col(moment) < start, col(moment) >= end), col(moment))
+    )
 
 
-def _overdue_instants(session: Session, scope: StatsScope) -> list[datetime]:
-    query = (
-        select(IssueEvent.at)
+@dataclass(frozen=True)
+class Events:
+    """What happened in a scope on each local day, and how long resolutions took."""
+
+    registered: dict[date, int]
+    resolved: dict[date, int]
+    overdue: dict[date, int]
+    resolution_times: list[int]  # µs, of the issues registered in the period and resolved
+
+
+def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) -> Events:
+    runs = _offset_runs(session, scope, zone, now)
+
+    def per_day(moment: Any, query: Select[Any], *also: Any) -> list[Any]:
+        day, instant = _local_day(moment, runs)
+        return list(
+            session.connection().execute(
+                query.add_columns(
+                    day.label("trend_day"), instant.label("trend_instant"), func.count(), *also
+                ).group_by(literal_column("trend_day"), literal_column("trend_instant"))
+            )
+        )
+
+    def days(rows: list[Any]) -> dict[date, int]:
+        counts: dict[date, int] = defaultdict(int)
+        for local, instant, n, *_ in rows:
+            counts[local if local is not None else stats.local_day(instant, zone)] += n
+        return counts
+
+    # The resolution times ride along with the registrations: the same issues, one pass less.
+    registered = per_day(
+        Issue.registered_at,
+        select_columns().where(*_issues_of(scope), *_period(Issue.registered_at, scope)),
+        _JSONArray(_Microseconds(Issue.resolved_at, Issue.registered_at)).filter(
+            col(Issue.resolved_at).is_not(None)
+        ),
+    )
+    resolved = per_day(
+        Issue.resolved_at,
+        select_columns().where(
+            *_issues_of(scope),
+            col(Issue.resolved_at).is_not(None),
+            *_period(Issue.resolved_at, scope),
+        ),
+    )
+    overdue = per_day(
+        IssueEvent.at,
+        select_columns()
+        .select_from(IssueEvent)
         .join(Issue, col(Issue.id) == col(IssueEvent.issue_id))
         .where(
             col(IssueEvent.type) == EventType.OVERDUE.value,
             *_issues_of(scope),
             *_period(IssueEvent.at, scope),
-        )
+        ),
     )
-    return list(session.exec(query))
+    return Events(
+        days(registered),
+        days(resolved),
+        days(overdue),
+        [micros for *_, times in registered for micros in times or ()],
+    )
 
 
 # ---- assembling ---------------------------------------------------------------------------------
 
 
 def _rates(rates: stats.Rates) -> RatesOut:
-    return RatesOut(**asdict(rates))
+    return RatesOut(**vars(rates))  # flat: asdict's deep copy costs more than the rest
 
 
 def _rankings(
     units: list[Unit],
-    issues: dict[str, list[stats.IssueFacts]],
-    levels: dict[str, list[stats.LevelFacts]],
+    issues: dict[str, list[stats.IssueCounts]],
+    stays: dict[str, list[stats.StayCounts]],
     weights: stats.Weights,
 ) -> list[RankingOut]:
     """Red list order (best composite first), each entry with its black-list (overdue) rank."""
     entries = [
         stats.Ranked(
-            u.code, stats.summarize(issues.get(u.code, []), levels.get(u.code, []), weights)
+            u.code, stats.summarize(issues.get(u.code, []), stays.get(u.code, []), weights)
         )
         for u in units
     ]
@@ -276,34 +472,54 @@ def _rankings(
 
 
 def _trend_days(
-    scope: StatsScope, instants: list[datetime], zone: ZoneInfo, now: datetime
+    scope: StatsScope, days: set[date], zone: ZoneInfo, now: datetime
 ) -> tuple[date, date] | None:
     """The local days a trend covers: the period, or what the data spans up to today."""
-    local = [moment.astimezone(zone).date() for moment in instants]
     if scope.since is not None:
-        first = scope.since.astimezone(zone).date()
-    elif local:
-        first = min(local)
+        first = stats.local_day(scope.since, zone)
+    elif days:
+        first = min(days)
     else:
         return None
     if scope.until is not None:
-        last = (scope.until - timedelta(microseconds=1)).astimezone(zone).date()
+        last = stats.local_day(scope.until - timedelta(microseconds=1), zone)
     else:
-        last = max([now.astimezone(zone).date(), *local])
+        last = max([stats.local_day(now, zone), *days])
     return first, last
 
 
+def _offset_runs(
+    session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime
+) -> list[stats.OffsetRun]:
+    """The zone's offsets over the time the trend's events are expected in: from the first
+    registration on record to a day past today (or past the last one), within the period.
+
+    Bounded by the data, not only by the period ("until 9998" costs nothing); an event outside
+    (unexpected data) is still counted, converted in Python.
+    """
+    registered = col(Issue.registered_at)
+    # Two index lookups, the whole table's bounds: a wider span only costs offsets looked up.
+    first, last = session.execute(
+        select_columns(
+            select_columns(func.min(registered)).scalar_subquery(),
+            select_columns(func.max(registered)).scalar_subquery(),
+        )
+    ).one()
+    if first is None or last is None:
+        return []
+    start, end = first, max(now, last) + timedelta(days=1)
+    if scope.since is not None:
+        start = max(start, scope.since)
+    if scope.until is not None:
+        end = min(end, scope.until)
+    start, end = max(start, CALENDAR_START), min(end, CALENDAR_END)
+    return stats.offset_runs(zone, start, end) if start < end else []
+
+
 def _trend(
-    session: Session,
-    scope: StatsScope,
-    registered: list[datetime],
-    zone: ZoneInfo,
-    bucket: stats.Bucket | None,
-    now: datetime,
+    scope: StatsScope, events: Events, zone: ZoneInfo, bucket: stats.Bucket | None, now: datetime
 ) -> TrendOut:
-    resolved = _resolved_instants(session, scope)
-    overdue = _overdue_instants(session, scope)
-    days = _trend_days(scope, registered + resolved + overdue, zone, now)
+    days = _trend_days(scope, {*events.registered, *events.resolved, *events.overdue}, zone, now)
     if days is None:
         return TrendOut(bucket=(bucket or stats.Bucket.DAY).value, points=[])
     first, last = days
@@ -311,8 +527,8 @@ def _trend(
     if stats.bucket_count(first, last, chosen) > MAX_TREND_POINTS:
         field = "bucket" if bucket is not None else "since"
         raise invalid(field, f"时段过长：趋势最多 {MAX_TREND_POINTS} 个时间点")
-    points = stats.trend(registered, resolved, overdue, first, last, chosen, zone)
-    return TrendOut(bucket=chosen.value, points=[TrendPointOut(**asdict(p)) for p in points])
+    points = stats.trend(events.registered, events.resolved, events.overdue, first, last, chosen)
+    return TrendOut(bucket=chosen.value, points=[TrendPointOut(**vars(p)) for p in points])
 
 
 def _units_of_kind(session: Session, root: Unit, kind: UnitKind) -> list[Unit]:
@@ -341,13 +557,12 @@ def build_stats(
     zone = ZoneInfo(timezone)
     now = now or datetime.now(zone)
     target = scope.unit
-    issue_rows = _issue_rows(session, scope)
-    level_rows = _level_rows(session, scope)
-    facts = [f for _, _, f in issue_rows]
-    summary = stats.summarize(facts, [f for _, f in level_rows], weights)
+    tally = _issue_counts(session, scope)
+    stay_rows = _stay_rows(session, scope)
+    summary = stats.summarize([c for _, c in tally.by_path], [s for _, s in stay_rows], weights)
 
-    issues_by_unit = stats.by_unit((path, f) for path, _, f in issue_rows)
-    levels_by_unit = stats.by_unit(level_rows)
+    issues_by_unit = stats.by_unit(tally.by_path)
+    stays_by_unit = stats.by_unit(stay_rows)
     children = list(
         session.exec(
             select(Unit)
@@ -355,9 +570,9 @@ def build_stats(
             .order_by(col(Unit.code))
         )
     )
-    of_category: dict[str, list[stats.IssueFacts]] = defaultdict(list)
-    for _, code, f in issue_rows:
-        of_category[code].append(f)
+    of_category: dict[str, list[stats.IssueCounts]] = defaultdict(list)
+    for code, c in tally.by_category:
+        of_category[code].append(c)
     by_category = []
     for category in session.exec(select(Category)):
         counted = stats.summarize(of_category.get(category.code, []), [])
@@ -371,6 +586,8 @@ def build_stats(
             )
         )
     by_category.sort(key=lambda c: (-c.total, c.code))
+    events = _events(session, scope, zone, now)
+    durations = stats.time_to_resolve(events.resolution_times)
 
     return StatsOut(
         unit=UnitOut(code=target.code, name=target.name),
@@ -385,26 +602,26 @@ def build_stats(
         resolved=summary.resolved,
         resolution_share=summary.resolution_share,
         on_time=summary.on_time,
-        time_to_resolve=DurationsOut(**asdict(summary.time_to_resolve)),
+        time_to_resolve=DurationsOut(**asdict(durations)),
         rates=_rates(summary.rates),
         open_by_level=summary.open_by_level,
         funnel=summary.funnel,
         overdue_total=summary.overdue_total,
-        rankings=_rankings(children, issues_by_unit, levels_by_unit, weights),
+        rankings=_rankings(children, issues_by_unit, stays_by_unit, weights),
         township_rankings=_rankings(
             _units_of_kind(session, target, UnitKind.TOWNSHIP),
             issues_by_unit,
-            levels_by_unit,
+            stays_by_unit,
             weights,
         ),
         village_rankings=_rankings(
             _units_of_kind(session, target, UnitKind.VILLAGE),
             issues_by_unit,
-            levels_by_unit,
+            stays_by_unit,
             weights,
         ),
         by_category=by_category,
-        trend=_trend(session, scope, [f.registered_at for f in facts], zone, bucket, now),
+        trend=_trend(scope, events, zone, bucket, now),
     )
 
 

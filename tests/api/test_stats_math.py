@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from api.stats import (
-    IssueFacts,
-    LevelFacts,
+    IssueCounts,
+    OffsetRun,
     Ranked,
+    StayCounts,
     Weights,
+    offset_runs,
     on_time_rates,
     percentile,
     rank,
@@ -21,28 +25,47 @@ from api.stats import (
     time_to_resolve,
 )
 
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
 
 def issue(
     status: str = "closed",
     *,
-    hours: float | None = None,
     level: str | None = None,
     solved: bool | None = None,
     satisfaction: str | None = None,
     overdue: bool = False,
     warnings: int = 0,
-) -> IssueFacts:
-    return IssueFacts(
+) -> IssueCounts:
+    """The counts of one issue, as the read model's GROUP BY makes them (``level`` is where it
+    was resolved)."""
+    return IssueCounts(
         status=status,
-        registered_at=T0,
-        overdue=overdue,
-        warnings_sent=warnings,
-        resolution_level=level,
-        resolved_at=T0 + timedelta(hours=hours) if hours is not None else None,
-        feedback_solved=solved,
-        feedback_satisfaction=satisfaction,
+        total=1,
+        overdue=int(overdue),
+        warned=int(bool(warnings) and not overdue),
+        resolved=int(level is not None),
+        resolved_by_level={level: 1} if level is not None else {},
+        feedback=int(satisfaction is not None),
+        solved=int(satisfaction is not None and bool(solved)),
+        satisfied=int(satisfaction == "satisfied"),
+        basically_satisfied=int(satisfaction == "basically_satisfied"),
+    )
+
+
+def stay(
+    level: str,
+    *,
+    accepted_on_time: bool | None = None,
+    outcome: str | None = None,
+    on_time: bool | None = None,
+) -> StayCounts:
+    """The counts of one level stay."""
+    left = outcome is not None and outcome != "withdrawn"
+    return StayCounts(
+        level,
+        settled=int(accepted_on_time is not None),
+        accepted_on_time=int(bool(accepted_on_time)),
+        left=int(left),
+        left_on_time=int(left and bool(on_time)),
     )
 
 
@@ -71,11 +94,11 @@ def test_three_rates_by_hand() -> None:
     ]
     # 4 stays with acceptance settled, 3 on time; one just arrived (not yet late) is left out.
     levels = [
-        LevelFacts("village", accepted_on_time=True),
-        LevelFacts("village", accepted_on_time=True),
-        LevelFacts("township", accepted_on_time=True),
-        LevelFacts("township", accepted_on_time=False),
-        LevelFacts("county", accepted_on_time=None),
+        stay("village", accepted_on_time=True),
+        stay("village", accepted_on_time=True),
+        stay("township", accepted_on_time=True),
+        stay("township", accepted_on_time=False),
+        stay("county", accepted_on_time=None),
     ]
 
     rates = three_rates(issues, levels)
@@ -90,7 +113,7 @@ def test_three_rates_by_hand() -> None:
 
 def test_composite_weights_come_from_configuration() -> None:
     issues = [issue(solved=True, satisfaction="satisfied")]
-    levels = [LevelFacts("village", accepted_on_time=False)]
+    levels = [stay("village", accepted_on_time=False)]
     rates = three_rates(issues, levels, Weights(response=0.3, resolution=0.35, satisfaction=0.35))
     assert rates.composite == pytest.approx(0.3 * 0 + 0.35 * 1 + 0.35 * 1)
 
@@ -115,12 +138,12 @@ def test_resolution_level_share_by_hand() -> None:
 
 def test_on_time_rate_per_level_counts_only_stays_that_were_left() -> None:
     levels = [
-        LevelFacts("village", outcome="resolved", on_time=True),
-        LevelFacts("village", outcome="escalated_on_timeout", on_time=False),
-        LevelFacts("village", outcome="escalated_on_request", on_time=True),
-        LevelFacts("village", outcome=None, on_time=None),  # still there
-        LevelFacts("village", outcome="withdrawn", on_time=True),  # the citizen's choice
-        LevelFacts("township", outcome="resolved", on_time=False),
+        stay("village", outcome="resolved", on_time=True),
+        stay("village", outcome="escalated_on_timeout", on_time=False),
+        stay("village", outcome="escalated_on_request", on_time=True),
+        stay("village", outcome=None, on_time=None),  # still there
+        stay("village", outcome="withdrawn", on_time=True),  # the citizen's choice
+        stay("township", outcome="resolved", on_time=False),
     ]
     assert on_time_rates(levels) == {"village": 2 / 3, "township": 0.0, "county": None}
 
@@ -134,8 +157,7 @@ def test_percentiles_interpolate_between_ranks() -> None:
 
 
 def test_time_to_resolve_by_hand() -> None:
-    issues = [issue(hours=h) for h in (2, 4, 6, 30)] + [issue("in_progress")]
-    durations = time_to_resolve(issues)
+    durations = time_to_resolve([hours * 3_600_000_000 for hours in (30, 2, 6, 4)])
     assert durations.count == 4
     assert durations.median_seconds == 5 * 3600  # (4 h + 6 h) / 2
     # position 3 × 0.9 = 2.7 → 6 h + 0.7 × (30 h − 6 h) = 22.8 h
@@ -147,8 +169,8 @@ def test_summary_counts_open_warning_and_overdue() -> None:
         issue("pending_accept"),
         issue("in_progress", warnings=1),
         issue("in_progress", warnings=2, overdue=True),
-        issue("awaiting_feedback", level="village", hours=1),
-        issue("closed", level="township", hours=3, solved=True, satisfaction="satisfied"),
+        issue("awaiting_feedback", level="village"),
+        issue("closed", level="township", solved=True, satisfaction="satisfied"),
         issue("withdrawn"),
     ]
     summary = summarize(issues, [])
@@ -164,6 +186,26 @@ def test_summary_counts_open_warning_and_overdue() -> None:
     assert status_counts([]) == dict.fromkeys(summary.by_status, 0)
 
 
+def test_counts_of_a_group_add_up_like_the_issues_in_it() -> None:
+    # What the read model hands over: one row per (unit, category, status), not per issue.
+    one = [issue("in_progress", warnings=1)] * 2 + [issue("in_progress", overdue=True)]
+    one += [issue(level="village", solved=True, satisfaction="basically_satisfied")] * 3
+    grouped = [
+        IssueCounts("in_progress", total=3, overdue=1, warned=2),
+        IssueCounts(
+            "closed",
+            total=3,
+            resolved=3,
+            resolved_by_level={"village": 3},
+            feedback=3,
+            solved=3,
+            basically_satisfied=3,
+        ),
+    ]
+    stays = [stay("village", accepted_on_time=True, outcome="resolved", on_time=True)] * 3
+    assert summarize(grouped, [StayCounts("village", 3, 3, 3, 3)]) == summarize(one, stays)
+
+
 def _unit(key: str, composite_inputs: tuple[int, int], overdue: int = 0) -> Ranked:
     """A unit whose composite is 0.1·r + 0.5·s + 0.4·s with r = s = solved / rated."""
     solved, rated = composite_inputs
@@ -171,7 +213,7 @@ def _unit(key: str, composite_inputs: tuple[int, int], overdue: int = 0) -> Rank
         issue(solved=i < solved, satisfaction="satisfied" if i < solved else "unsatisfied")
         for i in range(rated)
     ] + [issue("in_progress", overdue=True) for _ in range(overdue)]
-    levels = [LevelFacts("village", accepted_on_time=i < solved) for i in range(rated)]
+    levels = [stay("village", accepted_on_time=i < solved) for i in range(rated)]
     return Ranked(key, summarize(issues, levels))
 
 
@@ -192,3 +234,46 @@ def test_rankings_best_composite_first_ties_by_fewer_overdue_and_null_last() -> 
         ("c", 4),
         ("none", 5),
     ]
+
+
+def test_offset_runs_split_where_the_offset_changes() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+    # Summer time 2024: 31 March 01:00 UTC to 27 October 01:00 UTC.
+    assert offset_runs(berlin, start, end) == [
+        OffsetRun(start, datetime(2024, 3, 31, 1, tzinfo=UTC), 3600),
+        OffsetRun(
+            datetime(2024, 3, 31, 1, tzinfo=UTC), datetime(2024, 10, 27, 1, tzinfo=UTC), 7200
+        ),
+        OffsetRun(datetime(2024, 10, 27, 1, tzinfo=UTC), end, 3600),
+    ]
+    # No change in Shanghai since 1991: one run, however long.
+    assert offset_runs(ZoneInfo("Asia/Shanghai"), start, end + timedelta(days=800)) == [
+        OffsetRun(start, end + timedelta(days=800), 8 * 3600)
+    ]
+    assert offset_runs(berlin, end, end) == []
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Asia/Shanghai",
+        "Europe/Berlin",
+        "America/Asuncion",  # fell back at midnight: a local day that comes twice
+        "Asia/Kolkata",  # +05:30
+        "Australia/Lord_Howe",  # half an hour of summer time
+        "America/St_Johns",  # −03:30 and summer time
+        "Pacific/Apia",  # skipped 30 December 2011 entirely
+    ],
+)
+def test_a_day_is_the_utc_day_shifted_by_the_offset_of_its_run(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    start, end = datetime(2010, 6, 1, tzinfo=UTC), datetime(2013, 6, 1, tzinfo=UTC)
+    runs = offset_runs(tz, start, end)
+    assert runs[0].start == start and runs[-1].end == end
+    assert all(a.end == b.start for a, b in pairwise(runs))
+    moment = start
+    while moment < end:
+        run = next(r for r in runs if r.start <= moment < r.end)
+        assert (moment + timedelta(seconds=run.offset)).date() == moment.astimezone(tz).date()
+        moment += timedelta(minutes=37, microseconds=999_999)

@@ -1,11 +1,13 @@
 """The rest of the statistics — open by level, the escalation funnel, 黑榜, per-unit rankings,
-categories, the trend and the alert lists — first as pure functions, then through ``GET /stats``
-over hand-made rows whose every number is worked out below.
+categories, the trend and the alert lists — first as pure functions over counts, then through
+``GET /stats`` over hand-made rows whose every number is worked out below.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,14 +17,15 @@ from sqlmodel import Session
 
 from api.stats import (
     Bucket,
-    IssueFacts,
-    LevelFacts,
+    IssueCounts,
     Ranked,
+    StayCounts,
     TrendPoint,
     bucket_count,
     by_unit,
     choose_bucket,
     escalation_funnel,
+    local_day,
     open_by_level,
     rank,
     rank_by_overdue,
@@ -37,13 +40,35 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # ---- pure functions -----------------------------------------------------------------------------
 
 
-def facts(status: str = "closed", level: str = "village", **fields: Any) -> IssueFacts:
-    return IssueFacts(
+def facts(
+    status: str = "closed",
+    level: str = "village",
+    *,
+    overdue: bool = False,
+    warnings_sent: int = 0,
+    resolution_level: str | None = None,
+    feedback_solved: bool | None = None,
+    feedback_satisfaction: str | None = None,
+) -> IssueCounts:
+    """The counts of one issue at ``level``, as the read model's GROUP BY makes them."""
+    return IssueCounts(
         status=status,
-        registered_at=datetime(2026, 3, 2, tzinfo=UTC),
-        level=level,
-        **fields,
+        total=1,
+        overdue=int(overdue),
+        warned=int(bool(warnings_sent) and not overdue),
+        resolved=int(resolution_level is not None),
+        resolved_by_level={resolution_level: 1} if resolution_level else {},
+        at_level={level: 1},
+        feedback=int(feedback_satisfaction is not None),
+        solved=int(feedback_satisfaction is not None and bool(feedback_solved)),
+        satisfied=int(feedback_satisfaction == "satisfied"),
+        basically_satisfied=int(feedback_satisfaction == "basically_satisfied"),
     )
+
+
+def days(instants: Iterable[datetime]) -> Counter[date]:
+    """How many instants fall on each Shanghai day (what the read model counts per day)."""
+    return Counter(local_day(moment, SHANGHAI) for moment in instants)
 
 
 def test_open_by_level_counts_open_issues_where_they_sit_now() -> None:
@@ -112,7 +137,9 @@ def _unit(
     ]
     issues += [facts("in_progress", "county", overdue=True) for _ in range(overdue_open)]
     issues += [facts("closed", "county", overdue=True) for _ in range(late)]
-    levels = [LevelFacts("village", accepted_on_time=i < solved) for i in range(rated)]
+    levels = [
+        StayCounts("village", settled=1, accepted_on_time=int(i < solved)) for i in range(rated)
+    ]
     return Ranked(key, summarize(issues, levels))
 
 
@@ -162,7 +189,12 @@ def test_trend_by_day_in_the_county_zone_with_empty_days_as_zeros() -> None:
     resolved = [at(3, 12), at(5, 18)]
     overdue = [at(1, 12), at(4, 8)]  # 1 March is before the first day: left out
     points = trend(
-        registered, resolved, overdue, date(2026, 3, 2), date(2026, 3, 6), Bucket.DAY, SHANGHAI
+        days(registered),
+        days(resolved),
+        days(overdue),
+        date(2026, 3, 2),
+        date(2026, 3, 6),
+        Bucket.DAY,
     )
     assert points == [
         TrendPoint(date(2026, 3, 2), 2, 0, 0),
@@ -180,7 +212,7 @@ def test_trend_by_week_starts_on_monday() -> None:
         datetime(2026, 3, 8, 10, tzinfo=SHANGHAI),  # Sunday: still the week of 2 March
         datetime(2026, 3, 9, 0, 30, tzinfo=SHANGHAI),
     ]
-    points = trend(registered, [], [], date(2026, 3, 4), date(2026, 3, 17), Bucket.WEEK, SHANGHAI)
+    points = trend(days(registered), {}, {}, date(2026, 3, 4), date(2026, 3, 17), Bucket.WEEK)
     assert [(p.start, p.registered) for p in points] == [
         (date(2026, 3, 2), 2),
         (date(2026, 3, 9), 1),
@@ -191,9 +223,9 @@ def test_trend_by_week_starts_on_monday() -> None:
 
 
 def test_trend_of_an_empty_period_is_all_zeros_and_days_or_weeks_by_length() -> None:
-    points = trend([], [], [], date(2026, 1, 1), date(2026, 1, 3), Bucket.DAY, SHANGHAI)
+    points = trend({}, {}, {}, date(2026, 1, 1), date(2026, 1, 3), Bucket.DAY)
     assert [(p.registered, p.resolved, p.overdue) for p in points] == [(0, 0, 0)] * 3
-    assert trend([], [], [], date(2026, 1, 3), date(2026, 1, 1), Bucket.DAY, SHANGHAI) == []
+    assert trend({}, {}, {}, date(2026, 1, 3), date(2026, 1, 1), Bucket.DAY) == []
     assert choose_bucket(date(2026, 1, 1), date(2026, 4, 1)) is Bucket.DAY  # 90 days
     assert choose_bucket(date(2026, 1, 1), date(2026, 4, 3)) is Bucket.WEEK  # 92 days
 
