@@ -626,7 +626,11 @@ async def close(h: Harness, issue: WorkflowHandle[Any, Any]) -> None:
 )
 @given(
     urgency=st.sampled_from(list(Urgency)),
-    history_limit=st.sampled_from([10_000, 10_000, 120]),
+    # Continue-as-new only in the explicit example: under heavy load the time-skipping server has
+    # been seen to lose track of a run that continued as new while updates and notices were in
+    # flight, and to hold its clock for good (about one in 300 random examples on a loaded
+    # machine; never on the real server, where the soak runs).
+    history_limit=st.just(10_000),
     plan=st.lists(st.tuples(st.sampled_from(HOURS), choices), min_size=1, max_size=24),
 )
 def test_random_actions_keep_the_issue_consistent(
