@@ -224,11 +224,6 @@ async def walk(person: Person, path: str) -> None:
         return
 
 
-@pytest.mark.skip(
-    reason="intermittent: a fresh-clone run (2026-11-23) hit a nondeterminism error after a worker "
-    "kill (Update machine does not handle UpsertWorkflowSearchAttributes, a query replaying a "
-    "stale run); kept out of CI until it is reproduced and fixed (issue 7)"
-)
 @pytest.mark.slow
 @pytest.mark.timeout(360)
 async def test_soak_random_paths_through_two_worker_crashes(make_stack: StackFactory) -> None:
