@@ -6,8 +6,10 @@ block. The async functions talk to Temporal. Routes stay thin and only wire the 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import re
 import uuid
@@ -220,12 +222,19 @@ async def start_and_handshake(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         result_type=IssueState,
     )
-    result: ActionResult = await temporal.execute_update_with_start_workflow(
-        "registered",
-        start_workflow_operation=starting,
-        result_type=ActionResult,
-        rpc_timeout=RPC_TIMEOUT,
-    )
+    try:
+        result: ActionResult = await temporal.execute_update_with_start_workflow(
+            "registered",
+            start_workflow_operation=starting,
+            result_type=ActionResult,
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    except BaseException:
+        # A refused start is also set on the operation's handle: read it there too, or asyncio
+        # logs "Future exception was never retrieved" on every retry of a closed issue.
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(starting.workflow_handle(), timeout=1)
+        raise
     return result
 
 

@@ -27,6 +27,12 @@ from schemathesis import APIOperation, BaseSchema, Case, CheckContext, Generatio
 from schemathesis.core.result import Err
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+# Imported here, at collection, not lazily by ``from_asgi`` in the worker thread the test loads
+# the schema on: pytest rewrites the asserts of a plugin's modules as they are first imported,
+# and CPython 3.11 then sometimes fails to parse them off the main thread ("AST constructor
+# recursion depth mismatch"), which failed one fresh-clone run.
+from schemathesis.specs.openapi.schemas import OpenApiSchema  # noqa: F401
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
