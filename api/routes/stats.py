@@ -451,6 +451,11 @@ def _rankings(
         )
         for u in units
     ]
+    return ranking_out(units, entries)
+
+
+def ranking_out(units: list[Unit], entries: list[stats.Ranked]) -> list[RankingOut]:
+    """The red list of units' summaries as answered, each with its black-list rank."""
     overdue_rank = {r.key: r.rank for r in stats.rank_by_overdue(entries)}
     by_code = {u.code: u for u in units}
     return [

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api import stats
-from api.routes.stats import StatsScope, build_stats, resolve_scope
+from api.routes.stats import StatsScope, build_stats, ranking_out, resolve_scope
 from api.schemas import (
     CategoryCountOut,
     DurationsOut,
@@ -325,6 +325,7 @@ def reference(
         return code in path.strip("/").split("/")
 
     def ranking(selected: list[Unit]) -> list[RankingOut]:
+        selected = sorted(selected, key=lambda u: u.code)
         entries = [
             stats.Ranked(
                 u.code,
@@ -334,26 +335,9 @@ def reference(
                     weights,
                 ),
             )
-            for u in sorted(selected, key=lambda u: u.code)
+            for u in selected
         ]
-        black = {r.key: r.rank for r in stats.rank_by_overdue(entries)}
-        names = {u.code: u for u in selected}
-        return [
-            RankingOut(
-                rank=r.rank,
-                overdue_rank=black[r.key],
-                unit=UnitOut(code=r.key, name=names[r.key].name),
-                kind=names[r.key].kind,
-                total=r.summary.total,
-                open=r.summary.open,
-                warning=r.summary.warning,
-                overdue=r.summary.overdue,
-                overdue_total=r.summary.overdue_total,
-                resolved=r.summary.resolved,
-                rates=RatesOut(**vars(r.summary.rates)),
-            )
-            for r in stats.rank(entries)
-        ]
+        return ranking_out(selected, entries)
 
     def of_kind(kind: str) -> list[Unit]:
         return [u for u in units if u.kind == kind and u.path.startswith(root) and u.active]
