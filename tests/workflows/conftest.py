@@ -22,7 +22,10 @@ from sqlmodel import Session
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -166,12 +169,9 @@ class Harness:
 
     async def _settle(self, workflow_id: str, seconds: float) -> None:
         client = self.env.client
-        request = DescribeWorkflowExecutionRequest(
-            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-        )
         quiet, length = 0, -1
         for _ in range(int(seconds / 0.02)):
-            described = await client.workflow_service.describe_workflow_execution(request)
+            described = await self.describe(workflow_id)
             info = described.workflow_execution_info
             if info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
                 return
@@ -201,14 +201,18 @@ class Harness:
 
     async def running(self, workflow_id: str) -> bool:
         """Whether the latest run of a workflow id is running (the server's word, no query)."""
+        status = (await self.describe(workflow_id)).workflow_execution_info.status
+        return status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+    async def describe(self, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+        """The server's description of the latest run, raw: ``WorkflowHandle.describe`` fails on
+        the time-skipping server to decode a search attribute the workflow has unset."""
         client = self.env.client
-        described = await client.workflow_service.describe_workflow_execution(
+        return await client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
                 namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
             )
         )
-        status = described.workflow_execution_info.status
-        return status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
 def clerk(unit: str) -> Actor:

@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 from temporalio import activity
-from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType as EventType_
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -537,15 +535,11 @@ async def draining(h: Harness, issue: Any) -> None:
     """Wait (a few seconds at most) until the run has recorded the missed acceptance and waits
     only for its reminder to go out: the task after the record is completed and the one activity
     pending is ``notify``."""
-    client = h.env.client
-    request = DescribeWorkflowExecutionRequest(
-        namespace=client.namespace, execution=WorkflowExecution(workflow_id=issue.id)
-    )
     for _ in range(200):
         if EventType.ACCEPT_OVERDUE in types(await h.state(issue)):
-            described = await client.workflow_service.describe_workflow_execution(request)
+            described = await h.describe(issue.id)
             pending = [a.activity_type.name for a in described.pending_activities]
-            history = await client.get_workflow_handle(issue.id).fetch_history()
+            history = await h.env.client.get_workflow_handle(issue.id).fetch_history()
             kinds = [e.event_type for e in history.events]
             done = EventType_.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
             # The task after the record's completion (not the one that scheduled it) is done.
