@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     )
     temporal_namespace: str = "default"
     task_queue: str = "linkage-issues"
+    worker_cached_issues: int = Field(
+        default=1000,
+        ge=1,
+        description="issues a worker keeps in memory between their events (sticky cache)",
+    )
     policy: str = Field(default="default", description="policy name under policies/ or a path")
     calendar_file: Path | None = Field(
         default=None, description="admin-supplied official holiday schedules (TOML)"

@@ -7,17 +7,12 @@ are registered and idle.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-
-from temporalio.worker import Worker
 
 from bench.common import files_size, mem_total_bytes
 from bench.context import Ctx
 from bench.report import Figure
 
-# workers/main.py does not set it, so the SDK's default bounds the sticky workflow cache.
-CACHE_SIZE: int = inspect.signature(Worker.__init__).parameters["max_cached_workflows"].default
 MACHINE_SHARE = 0.8  # of the RAM left for the worker; the rest for the OS and the server
 
 
@@ -33,8 +28,15 @@ def sample(ctx: Ctx) -> Memory:
     return Memory(stack.worker_rss(), stack.temporal_rss(), files_size(*stack.temporal_db_files))
 
 
+def cache_size(ctx: Ctx) -> int:
+    """The bench worker's sticky cache: an experiment's option, else the setting it runs with."""
+    size = ctx.stack.worker_options.get("max_cached_workflows")
+    return int(size) if size is not None else ctx.stack.settings.worker_cached_issues
+
+
 def report(ctx: Ctx, n: int, warm: int, before: Memory, after: Memory) -> None:
-    cached = max(1, min(n + warm, CACHE_SIZE) - min(warm, CACHE_SIZE))
+    size = cache_size(ctx)
+    cached = max(1, min(n + warm, size) - min(warm, size))
     worker_per = max(after.worker - before.worker, 0) / cached
     temporal_per = max(after.temporal - before.temporal, 0) / n
     store_per = max(after.store - before.store, 0) / n
@@ -48,7 +50,7 @@ def report(ctx: Ctx, n: int, warm: int, before: Memory, after: Memory) -> None:
             "KB",
             baseline=f"worker idle {before.worker / 2**20:.0f} MB → {after.worker / 2**20:.0f} MB",
             note=f"per cached workflow: {cached:,} of {n:,} fit the sticky cache "
-            f"(max_cached_workflows={CACHE_SIZE})",
+            f"(max_cached_workflows={size})",
         )
     )
     ctx.add(
@@ -67,8 +69,8 @@ def report(ctx: Ctx, n: int, warm: int, before: Memory, after: Memory) -> None:
     ctx.details.setdefault("footprint", {})[str(n)] = {
         "open_issues_added": n,
         "warm_issues": warm,
-        "cache_size": CACHE_SIZE,
-        "cached_after": min(n + warm, CACHE_SIZE),
+        "cache_size": size,
+        "cached_after": min(n + warm, size),
         "worker_rss_mb": [round(before.worker / 2**20, 1), round(after.worker / 2**20, 1)],
         "temporal_rss_mb": [round(before.temporal / 2**20, 1), round(after.temporal / 2**20, 1)],
         "temporal_store_mb": [round(before.store / 2**20, 1), round(after.store / 2**20, 1)],

@@ -30,6 +30,7 @@ from activities.record import Recorder
 from domain import search_attributes
 from settings import Settings
 from store.db import make_engine
+from workers.bytecode import cache_bytecode
 from workflows.issue import IssueWorkflow
 
 log = logging.getLogger("linkage.worker")
@@ -64,6 +65,7 @@ def build_worker(
 ) -> Worker:
     """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
     queue."""
+    cache_bytecode(IssueWorkflow)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -77,6 +79,9 @@ def build_worker(
         # thread per activity slot, or slots would wait on threads.
         activity_executor=executor or ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES),
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        # An issue out of the cache replays its whole history at its next event: in a burst of
+        # deadlines that is most of the work once the open issues outnumber the cache.
+        max_cached_workflows=settings.worker_cached_issues,
     )
 
 
