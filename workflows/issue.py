@@ -91,6 +91,8 @@ _RECHECK_UNDER_LOCK = "recheck-actions-under-lock"
 _EXTENSION_LAPSES = "pending-extension-lapses"
 _LOCAL_CLOCKS = "clocks-as-local-activities"
 _QUIESCE = "quiesce-before-leaving"
+_TASK_TIME_FREE = "commands-free-of-task-time"
+_SHORTEST_WAIT = 0.001  # seconds: a clock already due still gets its timer
 _UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
 _DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
 _FEEDBACK_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
@@ -148,18 +150,37 @@ class IssueWorkflow:
         self._lock = asyncio.Lock()  # handlers and the loop take turns on activities
         self._recorded = self.s.next_seq  # events before this seq are in the read model
         self._background: set[asyncio.Task[None]] = set()
+        # Since "commands-free-of-task-time" (decided once, as the run starts): see ``run``.
+        self._task_time_free = False
+        self._history_seen = (0, False)  # (history length, continue-as-new suggested)
 
     # ---- run loop --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: IssueStart) -> IssueState:
+        """Wait for the nearest clock or a human action, act, repeat until the issue closes.
+
+        Since "commands-free-of-task-time", the commands this loop issues do not depend on the
+        time of the workflow task that applies an event, nor on where task boundaries fall. A
+        worker may apply an activity's completion at the time of an older task, the one whose
+        history a query rebuilt the workflow from (temporalio 1.35 keeps such a run in its cache
+        and sends the commands with the next real task), while a replay applies it at the time
+        of the task that really carried it. So: a clock already due still gets a timer (of
+        ``_SHORTEST_WAIT``: a timer's length is not checked on replay, its presence is); clocks
+        fire only when their timer fires, those due at the timer's own instant; and the
+        continue-as-new decision reads the history length as of the last timer or update, not
+        as of whichever task applied an activity's result.
+        """
+        self._task_time_free = workflow.patched(_TASK_TIME_FREE)
+        self._see_history()
         if start.carried is None:
             async with self._lock:
                 await self._register()
         while self.s.status in OPEN_STATUSES:
             due = self._next_due()
-            timeout = None if due is None else max((due - workflow.now()).total_seconds(), 0.0)
+            timeout = self._wait_for(due)
             self._changed = False
+            fired = False
             try:
                 await workflow.wait_condition(
                     lambda: self._changed or self.s.status not in OPEN_STATUSES,
@@ -169,8 +190,14 @@ class IssueWorkflow:
                 # A timer fires at its instant or later; firing earlier means a stale clock.
                 if due is not None and workflow.now() < due:
                     raise StaleClockError(f"timer for {due} fired at {workflow.now()}") from None
-            async with self._lock:
-                await self._fire_due_clocks()
+                fired = True
+            if not self._task_time_free:
+                async with self._lock:
+                    await self._fire_due_clocks(workflow.now())
+            elif fired and due is not None:
+                self._see_history()
+                async with self._lock:
+                    await self._fire_due_clocks(due)
             if self._should_continue_as_new():
                 await self._quiesce()
                 workflow.continue_as_new(
@@ -181,11 +208,31 @@ class IssueWorkflow:
         await self._quiesce()
         return self.s
 
-    def _should_continue_as_new(self) -> bool:
+    def _wait_for(self, due: datetime | None) -> float | None:
+        """Seconds to wait for the clock due at ``due`` (None: wait for people only)."""
+        if due is None:
+            return None
+        left = (due - workflow.now()).total_seconds()
+        return max(left, _SHORTEST_WAIT) if self._task_time_free else max(left, 0.0)
+
+    def _see_history(self) -> None:
+        """Note the history's length where the task is the one a replay would see too."""
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > self._history_limit
+        self._history_seen = (
+            info.get_current_history_length(),
+            info.is_continue_as_new_suggested(),
         )
+
+    def _should_continue_as_new(self) -> bool:
+        if self._task_time_free:
+            length, suggested = self._history_seen
+        else:
+            info = workflow.info()
+            length, suggested = (
+                info.get_current_history_length(),
+                info.is_continue_as_new_suggested(),
+            )
+        return suggested or length > self._history_limit
 
     async def _register(self) -> None:
         issue = self.s.issue
@@ -229,10 +276,9 @@ class IssueWorkflow:
             ]
         return min(candidates) if candidates else None
 
-    async def _fire_due_clocks(self) -> None:
-        """Act on every clock whose instant has come; several may fall due together."""
+    async def _fire_due_clocks(self, now: datetime) -> None:
+        """Act on every clock due at ``now``; several may fall due together."""
         s = self.s
-        now = workflow.now()
         if s.status is Status.AWAITING_FEEDBACK:
             if s.feedback_deadline is not None and s.feedback_deadline <= now:
                 self._event(EventType.FEEDBACK_EXPIRED, SYSTEM_ACTOR)
@@ -945,6 +991,8 @@ class IssueWorkflow:
         way through its step (a level being entered, a rating reopening the level) — so the
         action is checked again when its turn comes.
         """
+        if self._task_time_free:
+            self._see_history()  # the task that delivers an update is the same on replay
         async with self._lock:
             if self._seen(a):
                 return self._result(duplicate=True)

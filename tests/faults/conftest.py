@@ -113,8 +113,26 @@ class Stack:
 StackFactory = Callable[..., AbstractAsyncContextManager[Stack]]
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+async def keep_histories(stack: Stack, name: str) -> Path:
+    """Write every issue's history (Temporal's JSON, as ``temporal workflow show`` prints it)
+    and the worker's log under ``test-artifacts/<test>/``: a failed fault test is explained by
+    the histories, and a nondeterministic one can be replayed alone from them.
+    """
+    folder = ARTIFACTS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for handle in list(stack.harness.handles):
+        with suppress(Exception):
+            history = await asyncio.wait_for(handle.fetch_history(), 20)
+            (folder / f"{handle.id}.json").write_text(history.to_json())
+    (folder / "worker.log").write_text(stack.worker.tail(10_000))
+    return folder
+
+
 @pytest.fixture
-def make_stack(tmp_path: Path) -> StackFactory:
+def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> StackFactory:
     """Start a stack: ``async with make_stack(worker_url=..., read_url=...) as stack``.
 
     Without URLs the read model is a SQLite file beside the Temporal store. ``worker_url`` is what
@@ -156,6 +174,9 @@ def make_stack(tmp_path: Path) -> StackFactory:
             except BaseException as exc:
                 # The processes' own words are what explains a failed fault test.
                 exc.add_note(stack.logs())
+                with suppress(Exception):
+                    kept = await keep_histories(stack, request.node.name)
+                    exc.add_note(f"histories and the worker's log kept in {kept}")
                 raise
         finally:
             worker.stop()

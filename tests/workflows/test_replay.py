@@ -28,6 +28,9 @@ Changing the workflow:
 ``recheck-actions-under-lock`` and ``pending-extension-lapses``: they replay along the old branches.
 ``histories/legacy/*.before-local-clocks.json.gz`` are every path as recorded before
 ``clocks-as-local-activities`` (clock computations as ordinary activities).
+``histories/legacy/*.before-task-time-free.json.gz`` predate ``commands-free-of-task-time`` (no
+timer for a clock already due; clocks fired as of the task's time); ``test_late_tasks.py`` also
+uses them to show the failure that patch removed.
 """
 
 from __future__ import annotations

@@ -1,0 +1,125 @@
+"""A workflow task applied late must issue the commands it issued on time.
+
+A worker does not always apply an event at the time of the task that carries it. When a query
+reaches a worker that lost the issue (killed, restarted), the worker rebuilds the workflow from
+the history as it is by then and applies the events no task has handled yet at the time of the
+last task on record; it keeps that state and sends the commands with the next real task
+(temporalio 1.35). A replay applies the same events at the time of that real task. The two must
+agree on the commands, or the issue is stuck on every replay (``[TMPRL1100] Nondeterminism``,
+seen in the soak as a timer where the replay scheduled an activity).
+
+These tests make such histories from the recorded ones: from a task that applied an activity's
+result or a timer's firing and then set a timer, every event moves later, past the clock that
+timer waited for, as if that task had reached the worker that late. Today's code must replay
+them (patch "commands-free-of-task-time"); the code from before replays them with another
+command, which is the failure the patch removed.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.issue import IssueWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+TODAY = sorted(HISTORIES.glob("*.json.gz"))
+BEFORE = sorted((HISTORIES / "legacy").glob("*.before-task-time-free.json.gz"))
+LATE = timedelta(seconds=1)  # past the clock, by this much
+
+
+def load(file: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(file.name, gzip.decompress(file.read_bytes()).decode())
+
+
+def late_tasks(history: WorkflowHistory) -> Iterator[tuple[int, WorkflowHistory]]:
+    """Every variant of ``history`` with one task applied past the next clock.
+
+    A task qualifies when it applied an activity's completion or a timer's firing (among the
+    events since the task before) and its commands start a timer: the timer's instant is the
+    task's time plus the timer's length, and the variant starts the task ``LATE`` after that
+    instant. (A timer fired late fires the clocks of its own instant, not those due since.)
+    """
+    events = list(history.events)
+    applied = (EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_FIRED)
+    arrived_since_last_task = False
+    for index, event in enumerate(events):
+        kind = event.event_type
+        if kind in applied:
+            arrived_since_last_task = True
+        if kind != EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            continue
+        applies, arrived_since_last_task = arrived_since_last_task, False
+        timer = _timer_set_by(events, index)
+        if not applies or timer is None:
+            continue
+        shift = timer.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() + LATE
+        yield event.event_id, WorkflowHistory(history.workflow_id, _moved(events, index, shift))
+
+
+def _timer_set_by(events: list[HistoryEvent], started: int) -> HistoryEvent | None:
+    """The timer started by the commands of the task whose started event is ``events[started]``."""
+    done = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    following = events[started + 1 :]
+    completion = next((i for i, e in enumerate(following) if e.event_type == done), None)
+    if completion is None or following[: completion + 1][-1].event_type != done:
+        return None
+    for event in following[completion + 1 :]:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            return event
+        attributes = event.WhichOneof("attributes") or ""
+        # The task's commands are the events it completed with, up to the next task's.
+        if attributes.startswith("workflow_task_") or event.event_type in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+            EventType.EVENT_TYPE_TIMER_FIRED,
+        ):
+            return None
+    return None
+
+
+def _moved(events: list[HistoryEvent], start: int, shift: timedelta) -> list[HistoryEvent]:
+    """The events with ``events[start:]`` moved ``shift`` later (their order is unchanged)."""
+    moved = []
+    for index, event in enumerate(events):
+        copy = HistoryEvent()
+        copy.CopyFrom(event)
+        if index >= start:
+            copy.event_time.FromDatetime(event.event_time.ToDatetime() + shift)
+        moved.append(copy)
+    return moved
+
+
+async def replay_failures(history: WorkflowHistory) -> list[str]:
+    variants = dict(late_tasks(history))
+    assert variants, f"{history.workflow_id}: no task applies a result or a timer, then waits"
+    failures = []
+    for event_id, variant in variants.items():
+        result = await Replayer(workflows=[IssueWorkflow]).replay_workflow(
+            variant, raise_on_replay_failure=False
+        )
+        if result.replay_failure is not None:
+            failures.append(f"task at event {event_id}: {result.replay_failure}")
+    return failures
+
+
+@pytest.mark.parametrize("file", TODAY, ids=lambda f: f.name.removesuffix(".json.gz"))
+async def test_a_task_applied_late_issues_the_same_commands(file: Path) -> None:
+    failures = await replay_failures(load(file))
+    assert not failures, "\n".join(failures)
+
+
+async def test_before_the_patch_a_late_task_set_no_timer_for_a_clock_already_due() -> None:
+    # The failure the patch removed: the old loop skipped the timer for a clock already due and
+    # acted at once, so a late task issued an activity where the history holds a timer.
+    assert BEFORE, "the histories recorded before the patch are kept in histories/legacy"
+    failures = [f for file in BEFORE for f in await replay_failures(load(file))]
+    assert any("TimerStarted" in f and "Nondeterminism" in f for f in failures), failures
