@@ -162,10 +162,11 @@ class IssueWorkflow:
 
         Since "commands-free-of-task-time", the commands this loop issues do not depend on the
         time of the workflow task that applies an event, nor on where task boundaries fall. A
-        worker may apply an activity's completion at the time of an older task, the one whose
-        history a query rebuilt the workflow from (temporalio 1.35 keeps such a run in its cache
-        and sends the commands with the next real task), while a replay applies it at the time
-        of the task that really carried it. So: a clock already due still gets a timer (of
+        worker may apply an activity's completion at the time of an older task and send the
+        commands with a later one (temporalio 1.35, seen in the soak: a task that timed out on a
+        saturated worker and was handed out again while the worker still worked on it; a query
+        rebuilding a workflow the worker had lost), while a replay applies it at the time of the
+        task that carried it. So: a clock already due still gets a timer (of
         ``_SHORTEST_WAIT``: a timer's length is not checked on replay, its presence is); clocks
         fire only when their timer fires, those due at the timer's own instant; and the
         continue-as-new decision reads the history length as of the last timer or update, not

@@ -1,12 +1,13 @@
 """A workflow task applied late must issue the commands it issued on time.
 
-A worker does not always apply an event at the time of the task that carries it. When a query
-reaches a worker that lost the issue (killed, restarted), the worker rebuilds the workflow from
-the history as it is by then and applies the events no task has handled yet at the time of the
-last task on record; it keeps that state and sends the commands with the next real task
-(temporalio 1.35). A replay applies the same events at the time of that real task. The two must
-agree on the commands, or the issue is stuck on every replay (``[TMPRL1100] Nondeterminism``,
-seen in the soak as a timer where the replay scheduled an activity).
+A worker does not always apply an event at the time of the task that carries it. In the soak
+(temporalio 1.35, a saturated worker killed twice) a task timed out while the worker still worked
+on it; the task was handed out again, and the worker sent the commands it had computed at the old
+task's time with the new one. A query reaching a worker that lost the issue does the like: it
+rebuilds the workflow and applies the events no task has handled yet at the time of the last task
+on record. A replay applies the same events at the time of the task that really carried them. The
+two must agree on the commands, or the issue is stuck on every replay (``[TMPRL1100]
+Nondeterminism``, seen as a timer in the history where the replay scheduled an activity).
 
 These tests make such histories from the recorded ones: from a task that applied an activity's
 result or a timer's firing and then set a timer, every event moves later, past the clock that
