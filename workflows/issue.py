@@ -216,23 +216,19 @@ class IssueWorkflow:
         left = (due - workflow.now()).total_seconds()
         return max(left, _SHORTEST_WAIT) if self._task_time_free else max(left, 0.0)
 
+    @staticmethod
+    def _history_now() -> tuple[int, bool]:
+        """(history length, continue-as-new suggested) as of the task being applied."""
+        info = workflow.info()
+        return info.get_current_history_length(), info.is_continue_as_new_suggested()
+
     def _see_history(self) -> None:
         """Note the history's length where the task is the one a replay would see too."""
-        info = workflow.info()
-        self._history_seen = (
-            info.get_current_history_length(),
-            info.is_continue_as_new_suggested(),
-        )
+        self._history_seen = self._history_now()
 
     def _should_continue_as_new(self) -> bool:
-        if self._task_time_free:
-            length, suggested = self._history_seen
-        else:
-            info = workflow.info()
-            length, suggested = (
-                info.get_current_history_length(),
-                info.is_continue_as_new_suggested(),
-            )
+        seen = self._history_seen if self._task_time_free else self._history_now()
+        length, suggested = seen
         return suggested or length > self._history_limit
 
     async def _register(self) -> None:

@@ -59,7 +59,14 @@ from store.tables import Issue, IssueEvent
 from store.units_import import ladder
 from tests.e2e.stack import free_ports
 from tests.faults.stack import DevServer, WorkerProcess, eventually
-from tests.workflows.conftest import COUNTY, VILLAGE, Harness, clerk, settled_read_model
+from tests.workflows.conftest import (
+    COUNTY,
+    VILLAGE,
+    Harness,
+    clerk,
+    histories_of,
+    settled_read_model,
+)
 from workflows.issue import WORKFLOW_NAME, IssueWorkflow, workflow_id
 
 ADMIN = Actor(user="county-admin", role=Role.ADMIN, unit_code=COUNTY)
@@ -507,8 +514,3 @@ def sdk_update_order(history: WorkflowHistory, failure: str) -> bool:
     since = completed[-2] + 1 if len(completed) > 1 else 0
     until = index.get(sequenced.accepted_request_sequencing_event_id, completed[-1])
     return any(e.event_type in _RESULTS for e in events[since:until])
-
-
-async def histories_of(histories: list[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
-    for history in histories:
-        yield history

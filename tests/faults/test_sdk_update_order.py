@@ -13,21 +13,20 @@ Both histories are real, kept by the soak (``test-artifacts/``) on 2026-12-03:
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.faults.conftest import sdk_update_order
+from tests.workflows.conftest import load_history
 from workflows.issue import IssueWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def load(name: str) -> WorkflowHistory:
-    text = gzip.decompress((HISTORIES / f"{name}.json.gz").read_bytes()).decode()
-    return WorkflowHistory.from_json(name, text)
+    return load_history(HISTORIES / f"{name}.json.gz")
 
 
 async def replay_failure(history: WorkflowHistory) -> str:

@@ -7,11 +7,13 @@ calendar pick a quiet week ahead and supply its holidays as admin data (``Harnes
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +28,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
 )
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -313,3 +315,15 @@ async def settled_read_model(harness: Harness, handle: WorkflowHandle[Any, Any])
         assert row.feedback_satisfaction == (
             state.feedback.satisfaction.value if state.feedback else None
         )
+
+
+def load_history(file: Path) -> WorkflowHistory:
+    """A recorded history (gzipped ``WorkflowHistory.to_json()``), named after its file."""
+    name = file.name.removesuffix(".json.gz")
+    return WorkflowHistory.from_json(name, gzip.decompress(file.read_bytes()).decode())
+
+
+async def histories_of(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    """Histories as ``Replayer.workflow_replay_iterator`` takes them (one worker for all)."""
+    for history in histories:
+        yield history

@@ -18,9 +18,8 @@ command, which is the failure the patch removed.
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,16 +28,13 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from tests.workflows.conftest import histories_of, load_history
 from workflows.issue import IssueWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 TODAY = sorted(HISTORIES.glob("*.json.gz"))
 BEFORE = sorted((HISTORIES / "legacy").glob("*.before-task-time-free.json.gz"))
 LATE = timedelta(seconds=1)  # past the clock, by this much
-
-
-def load(file: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(file.name, gzip.decompress(file.read_bytes()).decode())
 
 
 def late_tasks(history: WorkflowHistory) -> Iterator[tuple[str, int, WorkflowHistory]]:
@@ -75,7 +71,7 @@ def _timer_set_by(events: list[HistoryEvent], started: int) -> HistoryEvent | No
     done = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     following = events[started + 1 :]
     completion = next((i for i, e in enumerate(following) if e.event_type == done), None)
-    if completion is None or following[: completion + 1][-1].event_type != done:
+    if completion is None:
         return None
     for event in following[completion + 1 :]:
         if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
@@ -107,21 +103,18 @@ async def replay_failures(files: list[Path]) -> list[str]:
     """Replay late-task variants of the histories in ``files`` (one worker for all): the first
     two of each kind per history (replays cost about 0.1 s each; later variants mostly repeat
     the late stretch of the earlier ones)."""
-    variants: dict[str, WorkflowHistory] = {}
+    variants: list[WorkflowHistory] = []
     for file in files:
         taken: Counter[str] = Counter()
-        for kind, event_id, variant in late_tasks(load(file)):
+        for kind, event_id, variant in late_tasks(load_history(file)):
             taken[kind] += 1
             if taken[kind] <= 2:
-                variants[f"{file.name}, {kind} applied by the task at event {event_id}"] = variant
+                name = f"{file.name}, {kind} applied by the task at event {event_id}"
+                variants.append(WorkflowHistory(name, list(variant.events)))
         assert taken, f"{file.name}: no task applies a result or a timer, then waits"
 
-    async def each() -> AsyncIterator[WorkflowHistory]:
-        for name, variant in variants.items():
-            yield WorkflowHistory(name, list(variant.events))
-
     replayer = Replayer(workflows=[IssueWorkflow])
-    async with replayer.workflow_replay_iterator(each()) as results:
+    async with replayer.workflow_replay_iterator(histories_of(variants)) as results:
         return [
             f"{result.history.workflow_id}: {result.replay_failure}"
             async for result in results

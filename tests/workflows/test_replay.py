@@ -35,12 +35,10 @@ uses them to show the failure that patch removed.
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
@@ -49,6 +47,7 @@ from tests.workflows.altered_issue import (
     PausesBeforeRegistering,
     PausesBeforeRegisteringPatched,
 )
+from tests.workflows.conftest import load_history
 from workflows.issue import IssueWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -77,11 +76,6 @@ EXPECTED = {
 }
 
 
-def load(file: Path) -> WorkflowHistory:
-    name = file.name.removesuffix(".json.gz")
-    return WorkflowHistory.from_json(f"replay-{name}", gzip.decompress(file.read_bytes()).decode())
-
-
 def scenario(file: Path) -> str:
     return file.name.removesuffix(".json.gz").split(".run")[0]
 
@@ -98,13 +92,13 @@ def test_every_path_has_a_recorded_history() -> None:
 async def test_history_replays_deterministically(file: Path) -> None:
     # Sandboxed by default, as the worker runs the workflow.
     replayer = Replayer(workflows=[IssueWorkflow])
-    await replayer.replay_workflow(load(file))
+    await replayer.replay_workflow(load_history(file))
 
 
 @pytest.mark.parametrize("file", FIRST_RUNS, ids=lambda f: f.name.removesuffix(".json.gz"))
 async def test_a_careless_change_at_the_start_is_caught_as_nondeterminism(file: Path) -> None:
     replayer = Replayer(workflows=[PausesBeforeRegistering])
-    result = await replayer.replay_workflow(load(file), raise_on_replay_failure=False)
+    result = await replayer.replay_workflow(load_history(file), raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
     assert "Nondeterminism" in str(result.replay_failure)
 
@@ -112,23 +106,23 @@ async def test_a_careless_change_at_the_start_is_caught_as_nondeterminism(file: 
 async def test_a_careless_change_deep_in_the_run_is_caught_as_nondeterminism() -> None:
     replayer = Replayer(workflows=[ForgetsToRecordAcceptance])
     file = HISTORIES / "resolved_at_village.json.gz"
-    result = await replayer.replay_workflow(load(file), raise_on_replay_failure=False)
+    result = await replayer.replay_workflow(load_history(file), raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
     # A history that never reaches an acceptance does not notice the change.
-    await replayer.replay_workflow(load(HISTORIES / "withdrawn.json.gz"))
+    await replayer.replay_workflow(load_history(HISTORIES / "withdrawn.json.gz"))
 
 
 async def test_the_same_change_behind_a_patch_replays() -> None:
     replayer = Replayer(workflows=[PausesBeforeRegisteringPatched])
     for file in FIRST_RUNS:
-        await replayer.replay_workflow(load(file))
+        await replayer.replay_workflow(load_history(file))
 
 
 def _clock_calls(file: Path) -> tuple[int, int]:
     """(clock computations scheduled as activities, local-activity markers) in a history."""
     clocks = {"terms_for", "level_clock", "deadline", "next_reminder"}
     activities = markers = 0
-    for event in load(file).events:
+    for event in load_history(file).events:
         scheduled = event.activity_task_scheduled_event_attributes
         if event.HasField("activity_task_scheduled_event_attributes"):
             activities += scheduled.activity_type.name in clocks
