@@ -21,7 +21,14 @@ from temporalio import activity
 
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
 from store.db import session_scope
-from store.tables import Issue, IssueDepartment, IssueEvent, IssueLevel
+from store.tables import (
+    Issue,
+    IssueDepartment,
+    IssueEvent,
+    IssueLevel,
+    stats_columns,
+    table_of,
+)
 from store.units_import import unit_path_of
 
 # Columns the API owns on an issue row (citizen PIN attempts): set on insert, never overwritten.
@@ -134,6 +141,7 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
         "idempotency_key": new.idempotency_key,
         "last_seq": max(state.next_seq - 1, max((e.seq for e in state.events), default=0)),
         "warnings_sent": state.warnings_sent,
+        **stats_columns(new.registered_at, resolution.at if resolution else None),
     }
 
 
@@ -218,14 +226,8 @@ def _dialect_insert(session: Session, table: Table) -> Any:
     raise NotImplementedError(f"the recorder supports SQLite and PostgreSQL, not {dialect}")
 
 
-def _table(model: type[SQLModel]) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 def _upsert_issue(session: Session, row: dict[str, Any]) -> None:
-    table = _table(Issue)
+    table = table_of(Issue)
     stmt = _dialect_insert(session, table).values(row)
     excluded = stmt.excluded
     changes: dict[str, Any] = {
@@ -252,7 +254,7 @@ def _upsert(
     """Insert ``rows``; on a clash of ``keys`` overwrite the other columns, or keep the old row."""
     if not rows:
         return
-    stmt = _dialect_insert(session, _table(model))
+    stmt = _dialect_insert(session, table_of(model))
     if update:
         changes = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)

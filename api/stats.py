@@ -215,15 +215,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return quantile(len(ordered), q, ordered.__getitem__)
 
 
-def time_to_resolve(microseconds: Iterable[int]) -> Durations:
-    """Median and p90 of the registration → resolution times of the resolved issues, given in
-    whole microseconds (exact, as the database subtracts them) and reported in seconds."""
-    ordered = sorted(microseconds)
+def time_to_resolve(count: int, nth: Callable[[int], int]) -> Durations:
+    """Median and p90 of ``count`` registration → resolution times, ``nth(k)`` being the k-th
+    smallest (from 0) in whole microseconds (exact, as the database subtracts them); reported in
+    seconds. Only the ranks the quantiles need are asked for."""
 
     def seconds(rank: int) -> float:
-        return ordered[rank] / 1_000_000  # what timedelta.total_seconds() gives
+        return nth(rank) / 1_000_000  # what timedelta.total_seconds() gives
 
-    count = len(ordered)
     return Durations(count, quantile(count, MEDIAN, seconds), quantile(count, P90, seconds))
 
 

@@ -33,7 +33,7 @@ from bench.workload import INTAKE_CATEGORY, start, wait_recorded
 from domain.models import EventType, IssueState, Level, Outcome, Status, UnitKind
 from store.db import make_engine, normalise_url
 from store.seed import CATEGORIES
-from store.tables import Issue, IssueEvent, IssueLevel, Unit
+from store.tables import Issue, IssueEvent, IssueLevel, Unit, stats_columns
 from workflows.issue import workflow_id
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -200,6 +200,7 @@ def _closed_issue(rng: random.Random, ladder: list[Unit], now: datetime) -> dict
         "idempotency_key": None,
         "last_seq": seq,
         "warnings_sent": 0,
+        **stats_columns(registered, at),
     }
     return {"issue": issue, "levels": levels, "events": events}
 

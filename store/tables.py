@@ -7,10 +7,21 @@ timezone-aware UTC ``datetime`` on the Python side, whatever the database keeps.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Table,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -161,6 +172,44 @@ class Issue(SQLModel, table=True):
     __table_args__ = (
         _prefix_index("ix_issue_unit_path", "unit_path"),
         _prefix_index("ix_issue_registered_unit_path", "registered_unit_path"),
+        # Covering indexes for /stats (api/routes/stats.py): each of its passes reads one index
+        # in order and never the table, whose rows carry titles and descriptions.
+        Index(
+            "ix_issue_stats_counts",
+            "registered_unit_path",
+            "category",
+            "status",
+            "registered_at",
+            "overdue",
+            "warnings_sent",
+            "resolution_level",
+            "level",
+            "feedback_satisfaction",
+            "feedback_solved",
+            postgresql_ops={"registered_unit_path": "varchar_pattern_ops"},
+        ),
+        Index(
+            "ix_issue_stats_registered",
+            "registered_hour",
+            "registered_unit_path",
+            "category",
+            "registered_at",
+            "resolve_us",
+        ),
+        Index(
+            "ix_issue_stats_resolve_us",
+            "resolve_us",
+            "registered_unit_path",
+            "category",
+            "registered_at",
+        ),
+        Index(
+            "ix_issue_stats_resolved",
+            "resolved_hour",
+            "registered_unit_path",
+            "category",
+            "resolved_at",
+        ),
     )
 
     id: str = Field(primary_key=True)  # the workflow id
@@ -212,12 +261,114 @@ class Issue(SQLModel, table=True):
     last_seq: int = 0
     warnings_sent: int = 0
 
+    # Derived from registered_at and resolved_at (``stats_columns``) for /stats, which would
+    # otherwise compute them on every row of every request: whole UTC hours since the epoch (an
+    # hour lies within one local day wherever the zone's offset is whole hours) and the exact
+    # time to resolve.
+    registered_hour: int | None = None
+    resolved_hour: int | None = None
+    resolve_us: int | None = Field(default=None, sa_type=BigInteger)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, typed (SQLModel leaves ``__table__`` untyped)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def stats_columns(registered_at: datetime, resolved_at: datetime | None) -> dict[str, int | None]:
+    """An issue's derived /stats columns, from its two instants (aware)."""
+
+    def hour(moment: datetime | None) -> int | None:
+        return None if moment is None else (moment - EPOCH) // timedelta(hours=1)
+
+    return {
+        "registered_hour": hour(registered_at),
+        "resolved_hour": hour(resolved_at),
+        "resolve_us": (
+            None if resolved_at is None else (resolved_at - registered_at) // MICROSECOND
+        ),
+    }
+
+
+@event.listens_for(Issue, "before_insert")
+@event.listens_for(Issue, "before_update")
+def _derive_stats_columns(_mapper: Any, _connection: Any, issue: Issue) -> None:
+    # Rows written through the ORM (admin commands, tests) derive them here; the recorder's
+    # upserts put them in their rows (activities/record.py).
+    for name, value in stats_columns(issue.registered_at, issue.resolved_at).items():
+        setattr(issue, name, value)
+
+
+class IssueTally(SQLModel, table=True):
+    """Issues counted the way /stats counts them, per UTC month of registration, registering unit,
+    category and status: /stats reads whole months here instead of every issue.
+
+    Kept by database triggers on ``issue`` (migration 0002), in the transaction of each write, so
+    every writer keeps it and a retried or stale write that changes nothing changes no count.
+    """
+
+    __tablename__ = "issue_tally"
+
+    # The key in the order /stats groups by: it walks the key and skips months, never sorts.
+    registered_unit_path: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
+    total: int = 0
+    overdue: int = 0
+    warned: int = 0
+    resolved: int = 0
+    resolved_village: int = 0
+    resolved_township: int = 0
+    resolved_county: int = 0
+    at_grid: int = 0
+    at_village: int = 0
+    at_township: int = 0
+    at_county: int = 0
+    feedback: int = 0
+    solved: int = 0
+    satisfied: int = 0
+    basically_satisfied: int = 0
+
+
+class StayTally(SQLModel, table=True):
+    """Level stays counted the way /stats counts them, per UTC month of entry, unit and level; kept
+    by triggers on ``issue_level`` like ``IssueTally``."""
+
+    __tablename__ = "stay_tally"
+
+    unit_code: str = Field(primary_key=True)
+    level: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "YYYY-MM" of entered_at, in UTC
+    settled: int = 0
+    accepted_on_time: int = 0
+    left_level: int = 0
+    left_on_time: int = 0
+
 
 class IssueLevel(SQLModel, table=True):
     """One stay of an issue at one unit (``idx`` is its position in the issue's levels)."""
 
     __tablename__ = "issue_level"
-    __table_args__ = (UniqueConstraint("issue_id", "idx", name="uq_issue_level_issue_idx"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "idx", name="uq_issue_level_issue_idx"),
+        # /stats counts stays per unit and level in one ordered pass over this index alone.
+        Index(
+            "ix_issue_level_stats",
+            "unit_code",
+            "level",
+            "entered_at",
+            "accepted_on_time",
+            "outcome",
+            "on_time",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: str = Field(foreign_key="issue.id", index=True)

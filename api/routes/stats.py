@@ -7,6 +7,7 @@ command prints exactly what ``GET /stats`` answers.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,16 +16,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     ColumnElement,
     Date,
     Integer,
     Select,
-    Text,
     and_,
     case,
-    cast,
     func,
     literal,
     literal_column,
@@ -34,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
@@ -57,7 +55,18 @@ from api.schemas import (
 )
 from domain import labels
 from domain.models import EventType, Level, Outcome, Satisfaction, Status, UnitKind
-from store.tables import Category, Issue, IssueEvent, IssueLevel, Unit
+from store.tables import (
+    EPOCH,
+    MICROSECOND,
+    Category,
+    Issue,
+    IssueEvent,
+    IssueLevel,
+    IssueTally,
+    StayTally,
+    Unit,
+    table_of,
+)
 
 router = APIRouter(prefix=f"{API_PREFIX}/stats", tags=["stats"])
 
@@ -65,6 +74,8 @@ MAX_TREND_POINTS = 1000
 FIRST_YEAR, LAST_YEAR = 1900, 9998  # far from datetime's limits, whatever the zone
 CALENDAR_START = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
 CALENDAR_END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+EPOCH_ORDINAL = EPOCH.date().toordinal()
 
 IssueRow = tuple[str, stats.IssueCounts]
 StayRow = tuple[str, stats.StayCounts]  # (unit path, counts)
@@ -168,64 +179,65 @@ def _local_date_postgresql(element: _LocalDate, compiler: SQLCompiler, **kw: Any
     return f"CAST(({moment} AT TIME ZONE 'UTC') + {seconds} * INTERVAL '1 second' AS DATE)"
 
 
-class _Microseconds(FunctionElement[int]):
-    """Microseconds from one timestamp to a later one, exactly."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "microseconds_between"
-
-
-@compiles(_Microseconds, "sqlite")
-def _microseconds_sqlite(element: _Microseconds, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    # Whole seconds from the day arithmetic (exact once rounded), the fraction from the text:
-    # SQLite's date functions only keep milliseconds.
-    return (
-        f"(CAST(round((julianday(substr({later}, 1, 19)) - julianday(substr({earlier}, 1, 19)))"
-        f" * 86400) AS INTEGER) * 1000000"
-        f" + (CAST(substr({later}, 21) AS INTEGER) - CAST(substr({earlier}, 21) AS INTEGER)))"
-    )
-
-
-@compiles(_Microseconds, "postgresql")
-def _microseconds_postgresql(element: _Microseconds, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
-
-
-class _JSONArray(FunctionElement[Any]):
-    """An aggregate: the values of a group as one JSON array."""
-
-    type = JSON()
-    inherit_cache = True
-    name = "json_array_of"
-
-
-@compiles(_JSONArray, "sqlite")
-def _json_array_sqlite(element: _JSONArray, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JSONArray, "postgresql")
-def _json_array_postgresql(element: _JSONArray, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-def _scanned(column: Any) -> ColumnElement[str]:
-    """``column`` as an expression, to group by: SQLite then scans the table and sorts, where it
-    would walk the column's index to spare the sort and read the table in random order (2–3 ×
-    slower over a whole county)."""
-    return cast(col(column), Text)
-
-
 def _period(column: Any, scope: StatsScope) -> list[ColumnElement[bool]]:
+    return _between(column, scope.since, scope.until)
+
+
+def _between(
+    column: Any, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if scope.since is not None:
-        conditions.append(col(column) >= scope.since)
-    if scope.until is not None:
-        conditions.append(col(column) < scope.until)
+    if since is not None:
+        conditions.append(col(column) >= since)
+    if until is not None:
+        conditions.append(col(column) < until)
     return conditions
+
+
+Bounds = tuple[datetime | None, datetime | None]  # [since, until), None unbounded
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period as the whole UTC months the tallies count (``months``: [first, end) as "YYYY-MM",
+    None unbounded; None if there are none) and the rest, counted from the rows (``edges``)."""
+
+    months: tuple[str | None, str | None] | None
+    edges: list[Bounds]
+
+
+def split_period(since: datetime | None, until: datetime | None) -> Split:
+    first = since if since is None or since == _month_of(since) else _next_month(since)
+    end = None if until is None else _month_of(until)
+    if first is not None and end is not None and first >= end:
+        return Split(None, [(since, until)])
+    edges: list[Bounds] = []
+    if since is not None and first is not None and since < first:
+        edges.append((since, first))
+    if until is not None and end is not None and end < until:
+        edges.append((end, until))
+    return Split((_month_text(first), _month_text(end)), edges)
+
+
+def _month_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(moment: datetime) -> datetime:
+    start = _month_of(moment)
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+def _month_text(moment: datetime | None) -> str | None:
+    return None if moment is None else f"{moment.year:04d}-{moment.month:02d}"
+
+
+def _months(column: Any, months: tuple[str | None, str | None]) -> list[ColumnElement[bool]]:
+    first, end = months
+    return [
+        *([col(column) >= first] if first is not None else []),
+        *([col(column) < end] if end is not None else []),
+    ]
 
 
 def _issues_of(scope: StatsScope) -> list[ColumnElement[bool]]:
@@ -242,14 +254,14 @@ def _counting(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 @dataclass(frozen=True)
-class IssueTally:
+class IssueCounting:
     """The issues registered in a scope's period, counted."""
 
     by_path: list[IssueRow]  # (registered unit path, counts of one status)
     by_category: list[IssueRow]  # (category, counts of one status)
 
 
-def _issue_counts(session: Session, scope: StatsScope) -> IssueTally:
+def _issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
     """The issues registered in the scope's period, counted per (registered unit path, status)
     and per (category, status)."""
     overdue, satisfaction = col(Issue.overdue), col(Issue.feedback_satisfaction)
@@ -267,22 +279,44 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueTally:
         "satisfied": satisfaction == Satisfaction.SATISFIED.value,
         "basically_satisfied": satisfaction == Satisfaction.BASICALLY_SATISFIED.value,
     }
-    query = (
+    columns = ["total", *counted]
+    split = split_period(scope.since, scope.until)
+    # Whole months from the tally, the rest of the period from the issues themselves.
+    queries: list[Executable] = [
         select_columns(
-            _scanned(Issue.registered_unit_path).label("registered_path"),
+            col(Issue.registered_unit_path),
             col(Issue.category),
             col(Issue.status),
             func.count(),
             *(_counting(condition) for condition in counted.values()),
         )
-        .where(*_issues_of(scope), *_period(Issue.registered_at, scope))
-        .group_by(literal_column("registered_path"), col(Issue.category), col(Issue.status))
-    )
+        .where(*_issues_of(scope), *_between(Issue.registered_at, since, until))
+        .group_by(col(Issue.registered_unit_path), col(Issue.category), col(Issue.status))
+        for since, until in split.edges
+    ]
+    if split.months is not None:
+        tally = table_of(IssueTally)
+        queries.append(
+            select_columns(
+                tally.c.registered_unit_path,
+                tally.c.category,
+                tally.c.status,
+                *(func.sum(tally.c[name]) for name in columns),
+            )
+            .where(
+                tally.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
+                *([tally.c.category == scope.category] if scope.category is not None else []),
+                *_months(tally.c.month, split.months),
+            )
+            .group_by(tally.c.registered_unit_path, tally.c.category, tally.c.status)
+            .having(func.sum(tally.c.total) > 0)
+        )
     # One pass, added up here two ways: per unit (for the rankings, rolled up the tree later) and
     # per category; a few thousand rows at most (units × categories × statuses).
     by_path: dict[tuple[str, str], list[int]] = {}
     by_category: dict[tuple[str, str], list[int]] = {}
-    for path, category, status, *values in session.connection().execute(query):
+    rows = (row for query in queries for row in session.connection().execute(query))
+    for path, category, status, *values in rows:
         for sums, key in ((by_path, (path, status)), (by_category, (category, status))):
             if (known := sums.get(key)) is None:
                 sums[key] = list(values)
@@ -291,7 +325,7 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueTally:
                     known[index] += value
 
     def counts(status: str, values: list[int]) -> stats.IssueCounts:
-        n = dict(zip(["total", *counted], values, strict=True))
+        n = dict(zip(columns, values, strict=True))
         return stats.IssueCounts(
             status=status,
             total=n["total"],
@@ -306,7 +340,7 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueTally:
             basically_satisfied=n["basically_satisfied"],
         )
 
-    return IssueTally(
+    return IssueCounting(
         [(path, counts(status, values)) for (path, status), values in by_path.items()],
         [(category, counts(status, values)) for (category, status), values in by_category.items()],
     )
@@ -321,25 +355,51 @@ def _stay_rows(session: Session, scope: StatsScope) -> list[StayRow]:
     paths = {code: path for code, path in session.connection().execute(units)}
     outcome = col(IssueLevel.outcome)
     left = and_(outcome.is_not(None), outcome != Outcome.WITHDRAWN.value)
-    query = (
-        select_columns(
-            _scanned(IssueLevel.unit_code).label("stay_unit"),
-            col(IssueLevel.level),
-            _counting(col(IssueLevel.accepted_on_time).is_not(None)),
-            _counting(col(IssueLevel.accepted_on_time).is_(True)),
-            _counting(left),
-            _counting(and_(left, col(IssueLevel.on_time).is_(True))),
+
+    def counted(since: datetime | None, until: datetime | None) -> Executable:
+        query = (
+            select_columns(
+                col(IssueLevel.unit_code),
+                col(IssueLevel.level),
+                _counting(col(IssueLevel.accepted_on_time).is_not(None)),
+                _counting(col(IssueLevel.accepted_on_time).is_(True)),
+                _counting(left),
+                _counting(and_(left, col(IssueLevel.on_time).is_(True))),
+            )
+            .where(*_between(IssueLevel.entered_at, since, until))
+            .group_by(col(IssueLevel.unit_code), col(IssueLevel.level))
         )
-        .where(*_period(IssueLevel.entered_at, scope))
-        .group_by(literal_column("stay_unit"), col(IssueLevel.level))
-    )
-    if scope.category is not None:
-        query = query.join(Issue, col(Issue.id) == col(IssueLevel.issue_id)).where(
+        if scope.category is None:
+            return query
+        return query.join(Issue, col(Issue.id) == col(IssueLevel.issue_id)).where(
             col(Issue.category) == scope.category
+        )
+
+    # The tally knows no categories: a category's stays are counted from the rows.
+    split = (
+        split_period(scope.since, scope.until)
+        if scope.category is None
+        else Split(None, [(scope.since, scope.until)])
+    )
+    queries: list[Executable] = [counted(since, until) for since, until in split.edges]
+    if split.months is not None:
+        tally = table_of(StayTally)
+        queries.append(
+            select_columns(
+                tally.c.unit_code,
+                tally.c.level,
+                *(
+                    func.sum(tally.c[name])
+                    for name in ("settled", "accepted_on_time", "left_level", "left_on_time")
+                ),
+            )
+            .where(*_months(tally.c.month, split.months))
+            .group_by(tally.c.unit_code, tally.c.level)
         )
     # Every unit's stays are counted (one pass either way), those outside the subtree left here.
     return [
         (paths[code], stats.StayCounts(level, settled, accepted, left_count, on_time))
+        for query in queries
         for code, level, settled, accepted, left_count, on_time in session.connection().execute(
             query
         )
@@ -374,38 +434,95 @@ class Events:
     registered: dict[date, int]
     resolved: dict[date, int]
     overdue: dict[date, int]
-    resolution_times: list[int]  # µs, of the issues registered in the period and resolved
+    resolved_registered: int  # of the issues registered in the period, how many are resolved
+
+
+def _days_of_hours(
+    hours: list[int | None], runs: list[stats.OffsetRun], zone: ZoneInfo
+) -> dict[int, date] | None:
+    """The local day of each whole UTC hour (``Issue.registered_hour``), or None when one of them
+    does not lie within a single local day (an offset in half hours, a change within the hour, a
+    row without the derived column). In integers: thousands of hours per request."""
+    # The whole hours inside each run of a whole-hour offset: [first, end) and the offset.
+    inside = [
+        (-(-(r.start - EPOCH) // HOUR), (r.end - EPOCH) // HOUR, r.offset)
+        for r in runs
+        if r.offset % 3600 == 0
+    ]
+    firsts = [first for first, _, _ in inside]
+
+    def offset_of(hour: int) -> int | None:
+        index = bisect_right(firsts, hour) - 1
+        if index >= 0 and hour < inside[index][1]:
+            return inside[index][2]
+        # Astride a run's bound or outside the span the data was expected in: ask the zone.
+        begin = EPOCH + hour * HOUR
+        offsets = {_offset(moment, zone) for moment in (begin, begin + HOUR - MICROSECOND)}
+        offset = offsets.pop()
+        return None if offsets or offset % 3600 else offset
+
+    days: dict[int, date] = {}
+    for hour in hours:
+        if hour is None or (offset := offset_of(hour)) is None:
+            return None
+        days[hour] = date.fromordinal(EPOCH_ORDINAL + (hour * 3600 + offset) // 86400)
+    return days
+
+
+def _offset(moment: datetime, zone: ZoneInfo) -> int:
+    offset = moment.astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) -> Events:
     runs = _offset_runs(session, scope, zone, now)
 
-    def per_day(moment: Any, query: Select[Any], *also: Any) -> list[Any]:
+    def per_day(
+        moment: Any, hour: Any, query: Select[Any], also: Any = None
+    ) -> tuple[dict[date, int], int]:
+        """``query``'s rows counted per local day, and ``also`` (a count) over them all."""
+        counts: dict[date, int] = defaultdict(int)
+        extra = also if also is not None else literal(0)
+        if hour is not None:
+            # Whole hours from an index, turned into days here: no per-row date arithmetic.
+            rows = (
+                session.connection()
+                .execute(
+                    query.where(col(hour).is_not(None))
+                    .add_columns(col(hour), func.count(), extra)
+                    .group_by(col(hour))
+                )
+                .all()
+            )
+            days = _days_of_hours([row[0] for row in rows], runs, zone)
+            if days is not None:
+                for row in rows:
+                    counts[days[row[0]]] += row[1]
+                return counts, sum(row[2] for row in rows)
         day, instant = _local_day(moment, runs)
-        return list(
-            session.connection().execute(
+        rows = (
+            session.connection()
+            .execute(
                 query.add_columns(
-                    day.label("trend_day"), instant.label("trend_instant"), func.count(), *also
+                    day.label("trend_day"), instant.label("trend_instant"), func.count(), extra
                 ).group_by(literal_column("trend_day"), literal_column("trend_instant"))
             )
+            .all()
         )
-
-    def days(rows: list[Any]) -> dict[date, int]:
-        counts: dict[date, int] = defaultdict(int)
-        for local, instant, n, *_ in rows:
-            counts[local if local is not None else stats.local_day(instant, zone)] += n
-        return counts
+        for local, at, n, _ in rows:
+            counts[local if local is not None else stats.local_day(at, zone)] += n
+        return counts, sum(row[3] for row in rows)
 
     # The resolution times ride along with the registrations: the same issues, one pass less.
     registered = per_day(
         Issue.registered_at,
+        Issue.registered_hour,
         select_columns().where(*_issues_of(scope), *_period(Issue.registered_at, scope)),
-        _JSONArray(_Microseconds(Issue.resolved_at, Issue.registered_at)).filter(
-            col(Issue.resolved_at).is_not(None)
-        ),
+        func.count(col(Issue.resolve_us)),
     )
     resolved = per_day(
         Issue.resolved_at,
+        Issue.resolved_hour,
         select_columns().where(
             *_issues_of(scope),
             col(Issue.resolved_at).is_not(None),
@@ -414,6 +531,7 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
     )
     overdue = per_day(
         IssueEvent.at,
+        None,
         select_columns()
         .select_from(IssueEvent)
         .join(Issue, col(Issue.id) == col(IssueEvent.issue_id))
@@ -423,12 +541,35 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
             *_period(IssueEvent.at, scope),
         ),
     )
-    return Events(
-        days(registered),
-        days(resolved),
-        days(overdue),
-        [micros for *_, times in registered for micros in times or ()],
+    return Events(registered[0], resolved[0], overdue[0], registered[1])
+
+
+def _time_to_resolve(session: Session, scope: StatsScope, count: int) -> stats.Durations:
+    """The quantiles from the few ranks they need, each read off an index in time-to-resolve
+    order: no resolution time crosses into Python but those."""
+    ordered = (
+        select_columns(col(Issue.resolve_us))
+        .where(
+            *_issues_of(scope),
+            *_period(Issue.registered_at, scope),
+            col(Issue.resolve_us).is_not(None),
+        )
+        .order_by(col(Issue.resolve_us))
     )
+    known: dict[int, int] = {}
+
+    def nth(rank: int) -> int:
+        if rank not in known:
+            # Two at once: a quantile between two ranks asks for both.
+            found = [
+                micros
+                for micros in session.connection().execute(ordered.offset(rank).limit(2)).scalars()
+                if micros is not None  # none are: the query says so, the type does not
+            ]
+            known.update(zip(range(rank, rank + len(found)), found, strict=True))
+        return known[rank]
+
+    return stats.time_to_resolve(count, nth)
 
 
 # ---- assembling ---------------------------------------------------------------------------------
@@ -592,7 +733,7 @@ def build_stats(
         )
     by_category.sort(key=lambda c: (-c.total, c.code))
     events = _events(session, scope, zone, now)
-    durations = stats.time_to_resolve(events.resolution_times)
+    durations = _time_to_resolve(session, scope, events.resolved_registered)
 
     return StatsOut(
         unit=UnitOut(code=target.code, name=target.name),

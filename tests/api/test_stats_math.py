@@ -79,7 +79,7 @@ def test_rates_are_null_not_zero_when_nothing_was_counted() -> None:
     )
     assert resolution_share([]) == (0, {"village": None, "township": None, "county": None})
     assert on_time_rates([]) == {"village": None, "township": None, "county": None}
-    assert time_to_resolve([]).median_seconds is None
+    assert time_to_resolve(0, [].__getitem__).median_seconds is None
 
 
 def test_three_rates_by_hand() -> None:
@@ -157,7 +157,8 @@ def test_percentiles_interpolate_between_ranks() -> None:
 
 
 def test_time_to_resolve_by_hand() -> None:
-    durations = time_to_resolve([hours * 3_600_000_000 for hours in (30, 2, 6, 4)])
+    ordered = sorted(hours * 3_600_000_000 for hours in (30, 2, 6, 4))
+    durations = time_to_resolve(len(ordered), ordered.__getitem__)
     assert durations.count == 4
     assert durations.median_seconds == 5 * 3600  # (4 h + 6 h) / 2
     # position 3 × 0.9 = 2.7 → 6 h + 0.7 × (30 h − 6 h) = 22.8 h

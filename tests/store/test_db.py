@@ -36,7 +36,7 @@ def test_migrate_twice_is_a_no_op(db_engine: Engine, db_url: str) -> None:
 
     with db_engine.connect() as connection:
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         )
 
 
