@@ -6,6 +6,7 @@ so any number of API processes can run side by side.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,13 @@ def create_app(
             namespace=settings.temporal_namespace,
             lazy=True,
         )
+        if own_engine:
+            # A served process (tests bring their own engine): what exists now lives as long as
+            # the process. Out of the collector's sight it no longer makes each full collection
+            # walk the whole app, a pause of 100 ms and more in the middle of a request (/stats
+            # at 100,000 issues: p90 270 ms against a median of 140 ms before, 110 ms after).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Seconds a SQLite writer waits for another's lock before "database is locked": the worker's
 # activities and the API write the same file.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def normalise_url(url: str) -> str:
@@ -67,6 +69,9 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Reads map the file instead of copying pages through a small cache: the statistics'
+            # index passes run about a quarter faster (sqlite.org/mmap.html).
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         finally:
             cursor.close()
 
@@ -87,6 +92,28 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def concurrently(session: Session, *tasks: Callable[[Session], Any]) -> list[Any]:
+    """The results of read-only ``tasks``, in order, run at once: the first on ``session``, each
+    other on a session of its own (its own connection) in a thread.
+
+    The others see what is committed, not what ``session`` has written and not committed. On
+    SQLite the tasks run one by one on ``session``: its work runs in this process, where threads
+    only take turns (measured: slower at once than in turn).
+    """
+    engine = session.get_bind()
+    if len(tasks) < 2 or not isinstance(engine, Engine) or engine.dialect.name == "sqlite":
+        return [task(session) for task in tasks]
+
+    def own(task: Callable[[Session], Any]) -> Any:
+        with Session(engine) as separate:
+            return task(separate)
+
+    with ThreadPoolExecutor(len(tasks) - 1, thread_name_prefix="read") as pool:
+        others = [pool.submit(own, task) for task in tasks[1:]]
+        first = tasks[0](session)
+        return [first, *(future.result() for future in others)]
 
 
 def alembic_config(url: str | None = None) -> Config:

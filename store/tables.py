@@ -305,21 +305,9 @@ def _derive_stats_columns(_mapper: Any, _connection: Any, issue: Issue) -> None:
         setattr(issue, name, value)
 
 
-class IssueTally(SQLModel, table=True):
-    """Issues counted the way /stats counts them, per UTC month of registration, registering unit,
-    category and status: /stats reads whole months here instead of every issue.
+class _IssueCounts(SQLModel):
+    """Issues counted the way /stats counts them (api/routes/stats.py: ``_issue_counts``)."""
 
-    Kept by database triggers on ``issue`` (migration 0002), in the transaction of each write, so
-    every writer keeps it and a retried or stale write that changes nothing changes no count.
-    """
-
-    __tablename__ = "issue_tally"
-
-    # The key in the order /stats groups by: it walks the key and skips months, never sorts.
-    registered_unit_path: str = Field(primary_key=True)
-    category: str = Field(primary_key=True)
-    status: str = Field(primary_key=True)
-    month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
     total: int = 0
     overdue: int = 0
     warned: int = 0
@@ -337,11 +325,42 @@ class IssueTally(SQLModel, table=True):
     basically_satisfied: int = 0
 
 
+# The tallies: /stats reads whole months here instead of every issue. Database triggers keep them
+# (migration 0002) in the transaction of each write to ``issue`` or ``issue_level``, so every
+# writer keeps them, and a retried or stale write that changes no row changes no count. Keys come
+# in the order /stats groups by: it walks a key and skips months, never sorts. Without SQLite's
+# rowid a row is stored in its key's order.
+
+
+class UnitTally(_IssueCounts, table=True):
+    """Issues per registering unit, status and UTC month of registration: the rankings."""
+
+    __tablename__ = "unit_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    registered_unit_path: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
+
+
+class IssueTally(_IssueCounts, table=True):
+    """Issues per category, status, registering unit and UTC month of registration: the
+    categories, and everything when one category is asked for."""
+
+    __tablename__ = "issue_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    category: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    registered_unit_path: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
+
+
 class StayTally(SQLModel, table=True):
-    """Level stays counted the way /stats counts them, per UTC month of entry, unit and level; kept
-    by triggers on ``issue_level`` like ``IssueTally``."""
+    """Level stays counted the way /stats counts them, per unit, level and UTC month of entry."""
 
     __tablename__ = "stay_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     unit_code: str = Field(primary_key=True)
     level: str = Field(primary_key=True)

@@ -55,6 +55,7 @@ from api.schemas import (
 )
 from domain import labels
 from domain.models import EventType, Level, Outcome, Satisfaction, Status, UnitKind
+from store.db import concurrently
 from store.tables import (
     EPOCH,
     MICROSECOND,
@@ -65,6 +66,7 @@ from store.tables import (
     IssueTally,
     StayTally,
     Unit,
+    UnitTally,
     table_of,
 )
 
@@ -280,49 +282,81 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
         "basically_satisfied": satisfaction == Satisfaction.BASICALLY_SATISFIED.value,
     }
     columns = ["total", *counted]
-    split = split_period(scope.since, scope.until)
-    # Whole months from the tally, the rest of the period from the issues themselves.
-    queries: list[Executable] = [
-        select_columns(
-            col(Issue.registered_unit_path),
-            col(Issue.category),
-            col(Issue.status),
-            func.count(),
-            *(_counting(condition) for condition in counted.values()),
-        )
-        .where(*_issues_of(scope), *_between(Issue.registered_at, since, until))
-        .group_by(col(Issue.registered_unit_path), col(Issue.category), col(Issue.status))
-        for since, until in split.edges
-    ]
-    if split.months is not None:
-        tally = table_of(IssueTally)
-        queries.append(
-            select_columns(
-                tally.c.registered_unit_path,
-                tally.c.category,
-                tally.c.status,
-                *(func.sum(tally.c[name]) for name in columns),
-            )
-            .where(
-                tally.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
-                *([tally.c.category == scope.category] if scope.category is not None else []),
-                *_months(tally.c.month, split.months),
-            )
-            .group_by(tally.c.registered_unit_path, tally.c.category, tally.c.status)
-            .having(func.sum(tally.c.total) > 0)
-        )
-    # One pass, added up here two ways: per unit (for the rankings, rolled up the tree later) and
-    # per category; a few thousand rows at most (units × categories × statuses).
     by_path: dict[tuple[str, str], list[int]] = {}
     by_category: dict[tuple[str, str], list[int]] = {}
-    rows = (row for query in queries for row in session.connection().execute(query))
-    for path, category, status, *values in rows:
-        for sums, key in ((by_path, (path, status)), (by_category, (category, status))):
-            if (known := sums.get(key)) is None:
-                sums[key] = list(values)
-            else:
-                for index, value in enumerate(values):
-                    known[index] += value
+
+    def add(sums: dict[tuple[str, str], list[int]], key: tuple[str, str], values: Any) -> None:
+        if (known := sums.get(key)) is None:
+            sums[key] = list(values)
+        else:
+            for index, value in enumerate(values):
+                known[index] += value
+
+    split = split_period(scope.since, scope.until)
+    # What is not whole months, from the issues themselves: one pass, added up two ways (per
+    # unit, for the rankings rolled up the tree later, and per category).
+    for since, until in split.edges:
+        for path, category, status, *values in session.connection().execute(
+            select_columns(
+                col(Issue.registered_unit_path),
+                col(Issue.category),
+                col(Issue.status),
+                func.count(),
+                *(_counting(condition) for condition in counted.values()),
+            )
+            .where(*_issues_of(scope), *_between(Issue.registered_at, since, until))
+            .group_by(col(Issue.registered_unit_path), col(Issue.category), col(Issue.status))
+        ):
+            add(by_path, (path, status), values)
+            add(by_category, (category, status), values)
+    # Whole months from the tallies: a few rows per unit, category and month.
+    if split.months is not None:
+        tally = table_of(IssueTally)
+        within = [
+            tally.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
+            *_months(tally.c.month, split.months),
+        ]
+        if scope.category is not None:
+            for path, status, *values in session.connection().execute(
+                select_columns(
+                    tally.c.registered_unit_path,
+                    tally.c.status,
+                    *(func.sum(tally.c[name]) for name in columns),
+                )
+                .where(tally.c.category == scope.category, *within)
+                .group_by(tally.c.registered_unit_path, tally.c.status)
+            ):
+                add(by_path, (path, status), values)
+                add(by_category, (scope.category, status), values)
+        else:
+            units = table_of(UnitTally)
+            for path, status, *values in session.connection().execute(
+                select_columns(
+                    units.c.registered_unit_path,
+                    units.c.status,
+                    *(func.sum(units.c[name]) for name in columns),
+                )
+                .where(
+                    units.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
+                    *_months(units.c.month, split.months),
+                )
+                .group_by(units.c.registered_unit_path, units.c.status)
+            ):
+                add(by_path, (path, status), values)
+            # The category list shows totals, open and overdue: only those are summed here.
+            for category, status, total, overdue in session.connection().execute(
+                select_columns(
+                    tally.c.category,
+                    tally.c.status,
+                    func.sum(tally.c.total),
+                    func.sum(tally.c.overdue),
+                )
+                .where(*within)
+                .group_by(tally.c.category, tally.c.status)
+            ):
+                values = [0] * len(columns)
+                values[0], values[columns.index("overdue")] = total, overdue
+                add(by_category, (category, status), values)
 
     def counts(status: str, values: list[int]) -> stats.IssueCounts:
         n = dict(zip(columns, values, strict=True))
@@ -429,12 +463,11 @@ def _local_day(moment: Any, runs: list[stats.OffsetRun]) -> tuple[Any, Any]:
 
 @dataclass(frozen=True)
 class Events:
-    """What happened in a scope on each local day, and how long resolutions took."""
+    """What happened in a scope on each local day."""
 
     registered: dict[date, int]
     resolved: dict[date, int]
     overdue: dict[date, int]
-    resolved_registered: int  # of the issues registered in the period, how many are resolved
 
 
 def _days_of_hours(
@@ -474,13 +507,18 @@ def _offset(moment: datetime, zone: ZoneInfo) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) -> Events:
-    runs = _offset_runs(session, scope, zone, now)
+@dataclass(frozen=True)
+class DayCounter:
+    """Counts rows per local day in one zone (``runs``: its offsets over the data's span)."""
+
+    zone: ZoneInfo
+    runs: list[stats.OffsetRun]
 
     def per_day(
-        moment: Any, hour: Any, query: Select[Any], also: Any = None
+        self, session: Session, moment: Any, hour: Any, query: Select[Any], also: Any = None
     ) -> tuple[dict[date, int], int]:
-        """``query``'s rows counted per local day, and ``also`` (a count) over them all."""
+        """``query``'s rows counted per local day of ``moment`` (``hour``: its whole UTC hours,
+        None if not kept), and ``also`` (a count) over them all."""
         counts: dict[date, int] = defaultdict(int)
         extra = also if also is not None else literal(0)
         if hour is not None:
@@ -494,12 +532,12 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
                 )
                 .all()
             )
-            days = _days_of_hours([row[0] for row in rows], runs, zone)
+            days = _days_of_hours([row[0] for row in rows], self.runs, self.zone)
             if days is not None:
                 for row in rows:
                     counts[days[row[0]]] += row[1]
                 return counts, sum(row[2] for row in rows)
-        day, instant = _local_day(moment, runs)
+        day, instant = _local_day(moment, self.runs)
         rows = (
             session.connection()
             .execute(
@@ -510,17 +548,27 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
             .all()
         )
         for local, at, n, _ in rows:
-            counts[local if local is not None else stats.local_day(at, zone)] += n
+            counts[local if local is not None else stats.local_day(at, self.zone)] += n
         return counts, sum(row[3] for row in rows)
 
-    # The resolution times ride along with the registrations: the same issues, one pass less.
-    registered = per_day(
+
+def _registrations(
+    session: Session, scope: StatsScope, days: DayCounter
+) -> tuple[dict[date, int], stats.Durations]:
+    """Registrations per local day, and the time to resolve those of them that are resolved."""
+    registered, resolved = days.per_day(
+        session,
         Issue.registered_at,
         Issue.registered_hour,
         select_columns().where(*_issues_of(scope), *_period(Issue.registered_at, scope)),
         func.count(col(Issue.resolve_us)),
     )
-    resolved = per_day(
+    return registered, _time_to_resolve(session, scope, resolved)
+
+
+def _resolutions(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:
+    return days.per_day(
+        session,
         Issue.resolved_at,
         Issue.resolved_hour,
         select_columns().where(
@@ -528,8 +576,12 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
             col(Issue.resolved_at).is_not(None),
             *_period(Issue.resolved_at, scope),
         ),
-    )
-    overdue = per_day(
+    )[0]
+
+
+def _overdue_events(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:
+    return days.per_day(
+        session,
         IssueEvent.at,
         None,
         select_columns()
@@ -540,8 +592,7 @@ def _events(session: Session, scope: StatsScope, zone: ZoneInfo, now: datetime) 
             *_issues_of(scope),
             *_period(IssueEvent.at, scope),
         ),
-    )
-    return Events(registered[0], resolved[0], overdue[0], registered[1])
+    )[0]
 
 
 def _time_to_resolve(session: Session, scope: StatsScope, count: int) -> stats.Durations:
@@ -703,8 +754,16 @@ def build_stats(
     zone = ZoneInfo(timezone)
     now = now or datetime.now(zone)
     target = scope.unit
-    tally = _issue_counts(session, scope)
-    stay_rows = _stay_rows(session, scope)
+    days = DayCounter(zone, _offset_runs(session, scope, zone, now))
+    # The passes over the read model are independent: each on its own connection, at once.
+    tally, stay_rows, (registered, durations), (resolved, overdue) = concurrently(
+        session,
+        lambda s: _issue_counts(s, scope),
+        lambda s: _stay_rows(s, scope),
+        lambda s: _registrations(s, scope, days),
+        lambda s: (_resolutions(s, scope, days), _overdue_events(s, scope, days)),
+    )
+    events = Events(registered, resolved, overdue)
     summary = stats.summarize([c for _, c in tally.by_path], [s for _, s in stay_rows], weights)
 
     issues_by_unit = stats.by_unit(tally.by_path)
@@ -732,8 +791,6 @@ def build_stats(
             )
         )
     by_category.sort(key=lambda c: (-c.total, c.code))
-    events = _events(session, scope, zone, now)
-    durations = _time_to_resolve(session, scope, events.resolved_registered)
 
     return StatsOut(
         unit=UnitOut(code=target.code, name=target.name),

@@ -154,8 +154,11 @@ $$"""
         return [f'DROP TRIGGER IF EXISTS {self.name}_{op_}' for op_ in ('insert', 'update', 'delete')]
 
 
+UNIT_TALLY = _Tally(
+    'unit_tally', 'issue', 'registered_at', ('registered_unit_path', 'status'), ISSUE_COUNTS
+)
 ISSUE_TALLY = _Tally(
-    'issue_tally', 'issue', 'registered_at', ('registered_unit_path', 'category', 'status'), ISSUE_COUNTS
+    'issue_tally', 'issue', 'registered_at', ('category', 'status', 'registered_unit_path'), ISSUE_COUNTS
 )
 STAY_TALLY = _Tally('stay_tally', 'issue_level', 'entered_at', ('unit_code', 'level'), STAY_COUNTS)
 # The columns the counts and keys read: an update of anything else (a PIN attempt) fires nothing.
@@ -232,26 +235,41 @@ def _backfill() -> None:
 
 def _create_tallies() -> None:
     op.create_table(
-        'issue_tally',
-        sa.Column('month', sa.String(), nullable=False),
+        'unit_tally',
         sa.Column('registered_unit_path', sa.String(), nullable=False),
+        sa.Column('status', sa.String(), nullable=False),
+        sa.Column('month', sa.String(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ISSUE_COUNTS),
+        sa.PrimaryKeyConstraint('registered_unit_path', 'status', 'month', name=op.f('pk_unit_tally')),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        'issue_tally',
         sa.Column('category', sa.String(), nullable=False),
         sa.Column('status', sa.String(), nullable=False),
+        sa.Column('registered_unit_path', sa.String(), nullable=False),
+        sa.Column('month', sa.String(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in ISSUE_COUNTS),
         sa.PrimaryKeyConstraint(
-            'registered_unit_path', 'category', 'status', 'month', name=op.f('pk_issue_tally')
+            'category', 'status', 'registered_unit_path', 'month', name=op.f('pk_issue_tally')
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         'stay_tally',
-        sa.Column('month', sa.String(), nullable=False),
         sa.Column('unit_code', sa.String(), nullable=False),
         sa.Column('level', sa.String(), nullable=False),
+        sa.Column('month', sa.String(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in STAY_COUNTS),
         sa.PrimaryKeyConstraint('unit_code', 'level', 'month', name=op.f('pk_stay_tally')),
+        sqlite_with_rowid=False,
     )
     dialect = op.get_bind().dialect.name
-    for tally, watched in ((ISSUE_TALLY, ISSUE_WATCHED), (STAY_TALLY, STAY_WATCHED)):
+    for tally, watched in (
+        (UNIT_TALLY, ISSUE_WATCHED),
+        (ISSUE_TALLY, ISSUE_WATCHED),
+        (STAY_TALLY, STAY_WATCHED),
+    ):
         op.execute(tally.fill(dialect))
         for statement in tally.create_triggers(dialect, watched):
             op.execute(statement)
@@ -307,11 +325,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for tally in (ISSUE_TALLY, STAY_TALLY):
+    for tally in (UNIT_TALLY, ISSUE_TALLY, STAY_TALLY):
         for statement in tally.drop_triggers(dialect):
             op.execute(statement)
     op.drop_table('stay_tally')
     op.drop_table('issue_tally')
+    op.drop_table('unit_tally')
     with op.batch_alter_table('issue_level', schema=None) as batch_op:
         batch_op.drop_index('ix_issue_level_stats')
     with op.batch_alter_table('issue', schema=None) as batch_op:
