@@ -24,7 +24,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api import stats
-from api.routes.stats import StatsScope, build_stats, ranking_out, resolve_scope
+from api.routes.stats import (
+    Split,
+    StatsScope,
+    build_stats,
+    ranking_out,
+    resolve_scope,
+    split_period,
+)
 from api.schemas import (
     CategoryCountOut,
     DurationsOut,
@@ -460,6 +467,11 @@ SCOPES: list[tuple[str, str | None, str | None, str | None, str, stats.Bucket | 
     (COUNTY, None, None, "unused", SHANGHAI, None),  # nothing at all: no trend
     (COUNTY, "2024-03-25", "2024-04-03", None, "Europe/Berlin", None),  # summer time on the 31st
     (COUNTY, None, None, None, "America/St_Johns", stats.Bucket.WEEK),  # −03:30
+    # Whole UTC months from the tallies, the partial ones at either end from the rows.
+    (COUNTY, "2024-03-10", "2024-05-01T12:00:00", None, SHANGHAI, None),
+    (T1, "2024-03-10", "2024-05-01T12:00:00", "road", SHANGHAI, stats.Bucket.WEEK),
+    (COUNTY, "2024-02-20", None, "sanitation", SHANGHAI, None),
+    (COUNTY, None, "2024-04-01T08:00:00", None, "Europe/Berlin", None),
 ]
 
 
@@ -490,6 +502,28 @@ def test_sql_counts_equal_counting_every_row(session: Session) -> None:
             zone,
             bucket,
         )
+
+
+def test_a_period_splits_into_whole_utc_months_and_edges() -> None:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert split_period(None, None) == Split((None, None), [])
+    assert split_period(at("2024-03-01"), at("2024-05-01")) == Split(("2024-03", "2024-05"), [])
+    assert split_period(at("2024-03-09T16:00"), at("2024-05-01T04:00")) == Split(
+        ("2024-04", "2024-05"),
+        [(at("2024-03-09T16:00"), at("2024-04-01")), (at("2024-05-01"), at("2024-05-01T04:00"))],
+    )
+    assert split_period(at("2024-12-31T16:00"), None) == Split(
+        ("2025-01", None), [(at("2024-12-31T16:00"), at("2025-01-01"))]
+    )
+    # Within one month: no whole month to read.
+    assert split_period(at("2024-03-09"), at("2024-03-20")) == Split(
+        None, [(at("2024-03-09"), at("2024-03-20"))]
+    )
+    assert split_period(at("2024-03-09"), at("2024-04-01")) == Split(
+        None, [(at("2024-03-09"), at("2024-04-01"))]
+    )
 
 
 def test_the_data_tells_local_days_from_utc_days(session: Session) -> None:
