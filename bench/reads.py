@@ -234,8 +234,10 @@ def insert_closed(url: str, count: int, county: str) -> tuple[float, list[str], 
                     )
                     conn.execute(table.insert(), rows)
         if engine.dialect.name == "postgresql":
+            # A year of closed issues has long been vacuumed by autovacuum, which an index-only
+            # scan needs (the visibility map); a bulk insert a moment ago has not.
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
+                conn.execute(text("VACUUM ANALYZE"))
         township = ladders[0][1].code
     finally:
         engine.dispose()
@@ -357,6 +359,15 @@ async def _backend(
                 http, [f"/api/v1/issues/{i}" for i in closed_ids], by_id, 60
             )
             results["stats"] = await timed_gets(http, ["/api/v1/stats"], stats_n, 90)
+            # A quarter (daily trend; the tallies' whole months and the rows at both ends) and
+            # one township's whole history.
+            quarter = (datetime.now(UTC) - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%S")
+            results["stats_quarter"] = await timed_gets(
+                http, [f"/api/v1/stats?since={quarter}"], stats_n, 90
+            )
+            results["stats_township"] = await timed_gets(
+                http, [f"/api/v1/stats?unit={township}"], stats_n, 90
+            )
             query = f"/api/v1/issues?status=closed&category=sanitation&unit={township}&limit=50"
             results["list"] = await timed_gets(http, [query], list_n, 60)
     finally:
@@ -406,6 +417,20 @@ async def _backend(
         )
     )
     stats_p99 = dist.p99
+    for name, label in (("stats_quarter", "the last 90 days"), ("stats_township", "one township")):
+        dist, errors = results[name]
+        ctx.add(
+            Figure(
+                f"reads.{backend}.{name}_p99",
+                f"GET /stats ({label}), {backend}, {at}",
+                dist.p99 * 1000,
+                "ms",
+                goal=f"≤ {GOAL_STATS_P99_MS:g} ms at {GOAL_STATS_AT:,}",
+                met=at_most(dist.p99 * 1000, GOAL_STATS_P99_MS),
+                note=f"{dist.brief('ms', 1000)}; {errors} errors{scale}",
+            )
+        )
+        stats_p99 = max(stats_p99, dist.p99)
     live = results.get("by_id_live")
     if live is not None and not live[0].p99 * 1000 <= GOAL_BY_ID_P99_MS:
         ctx.diagnosis.append(
@@ -439,10 +464,9 @@ async def _backend(
     if not stats_p99 * 1000 <= GOAL_STATS_P99_MS:
         ctx.diagnosis.append(
             f"/stats on {backend} at {at}: p99 {stats_p99 * 1000:.0f} ms against "
-            f"{sql.p50 * 1000:.0f} ms for two bare SQL GROUP BYs. api/routes/stats.py counts in "
-            "SQL (GROUP BY unit path, category and status; level stays by unit; the trend by "
-            "local day), but each GROUP BY still sorts every issue of the period, and the "
-            "median and p90 of the time to resolve need every resolution time. Beyond: "
-            "per-unit daily counters kept by the record activity, or covering indexes ordered "
-            "by time with per-day range counts."
+            f"{sql.p50 * 1000:.0f} ms for two bare SQL GROUP BYs over the issues. /stats reads "
+            "whole UTC months from tallies kept by triggers (unit_tally, issue_tally, "
+            "stay_tally), counts per whole UTC hour from covering indexes for the trend, and "
+            "reads the median and p90 by rank off an index; the trend's two hourly passes over "
+            "the period's issues are what remains proportional to the issues."
         )

@@ -515,18 +515,31 @@ class DayCounter:
     runs: list[stats.OffsetRun]
 
     def per_day(
-        self, session: Session, moment: Any, hour: Any, query: Select[Any], also: Any = None
+        self,
+        session: Session,
+        scope: StatsScope,
+        moment: Any,
+        hour: Any,
+        query: Select[Any],
+        also: Any = None,
     ) -> tuple[dict[date, int], int]:
         """``query``'s rows counted per local day of ``moment`` (``hour``: its whole UTC hours,
-        None if not kept), and ``also`` (a count) over them all."""
+        None if not kept), and ``also`` (a count) over them all; ``query`` holds the rows of
+        ``scope``'s period by ``moment``."""
         counts: dict[date, int] = defaultdict(int)
         extra = also if also is not None else literal(0)
         if hour is not None:
-            # Whole hours from an index, turned into days here: no per-row date arithmetic.
+            # Whole hours from an index, turned into days here: no per-row date arithmetic. The
+            # period's hours bound the index range; ``moment`` then cuts the hours at either end.
+            hours: list[ColumnElement[bool]] = [col(hour).is_not(None)]
+            if scope.since is not None:
+                hours.append(col(hour) >= (scope.since - EPOCH) // HOUR)
+            if scope.until is not None:
+                hours.append(col(hour) <= (scope.until - MICROSECOND - EPOCH) // HOUR)
             rows = (
                 session.connection()
                 .execute(
-                    query.where(col(hour).is_not(None))
+                    query.where(*hours)
                     .add_columns(col(hour), func.count(), extra)
                     .group_by(col(hour))
                 )
@@ -558,6 +571,7 @@ def _registrations(
     """Registrations per local day, and the time to resolve those of them that are resolved."""
     registered, resolved = days.per_day(
         session,
+        scope,
         Issue.registered_at,
         Issue.registered_hour,
         select_columns().where(*_issues_of(scope), *_period(Issue.registered_at, scope)),
@@ -569,6 +583,7 @@ def _registrations(
 def _resolutions(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:
     return days.per_day(
         session,
+        scope,
         Issue.resolved_at,
         Issue.resolved_hour,
         select_columns().where(
@@ -582,6 +597,7 @@ def _resolutions(session: Session, scope: StatsScope, days: DayCounter) -> dict[
 def _overdue_events(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:
     return days.per_day(
         session,
+        scope,
         IssueEvent.at,
         None,
         select_columns()

@@ -14,12 +14,13 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alembic import command
 from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlmodel import Session, select
 
 from activities.record import write_snapshot
 from domain.models import IssueState, Outcome, Satisfaction, Snapshot, Status
-from store.db import make_engine, migrate, session_scope
+from store.db import alembic_config, make_engine, migrate, session_scope
 from store.tables import (
     Issue,
     IssueLevel,
@@ -286,3 +287,20 @@ def _old_stay(
         "extended": False,
         "reason": "registered",
     }
+
+
+def test_the_migration_goes_down_and_up_again(engine: Engine, db_url: str) -> None:
+    write_snapshot(engine, _snapshot(closed_at_township(_ladder(engine))))
+    engine.dispose()
+    migrate_down(db_url, "0001")
+    with make_engine(db_url).connect() as connection:
+        names = set(inspect(connection).get_table_names())
+        assert not {"unit_tally", "issue_tally", "stay_tally"} & names
+        columns = {c["name"] for c in inspect(connection).get_columns("issue")}
+        assert "registered_hour" not in columns
+    migrate(db_url)
+    assert_tallies_match(engine)
+
+
+def migrate_down(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)

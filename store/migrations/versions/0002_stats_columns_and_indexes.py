@@ -286,10 +286,10 @@ def upgrade() -> None:
         batch_op.create_index(
             'ix_issue_stats_counts',
             [
+                'registered_at',
                 'registered_unit_path',
                 'category',
                 'status',
-                'registered_at',
                 'overdue',
                 'warnings_sent',
                 'resolution_level',
@@ -298,7 +298,6 @@ def upgrade() -> None:
                 'feedback_solved',
             ],
             unique=False,
-            postgresql_ops={'registered_unit_path': 'varchar_pattern_ops'},
         )
         batch_op.create_index(
             'ix_issue_stats_registered',
@@ -318,7 +317,7 @@ def upgrade() -> None:
     with op.batch_alter_table('issue_level', schema=None) as batch_op:
         batch_op.create_index(
             'ix_issue_level_stats',
-            ['unit_code', 'level', 'entered_at', 'accepted_on_time', 'outcome', 'on_time'],
+            ['entered_at', 'unit_code', 'level', 'accepted_on_time', 'outcome', 'on_time'],
             unique=False,
         )
 
