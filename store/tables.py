@@ -371,6 +371,30 @@ class StayTally(SQLModel, table=True):
     left_on_time: int = 0
 
 
+class RegisteredHourTally(SQLModel, table=True):
+    """Issues per tree root and whole UTC hour of registration (``Issue.registered_hour``), and how
+    many of them are resolved: the trend of a whole tree (the county's dashboard) by hour."""
+
+    __tablename__ = "registered_hour_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    root: str = Field(primary_key=True)  # the first segment of registered_unit_path: "/611025/"
+    hour: int = Field(primary_key=True)
+    registered: int = 0
+    registered_resolved: int = 0
+
+
+class ResolvedHourTally(SQLModel, table=True):
+    """Issues per tree root they were registered in and whole UTC hour of resolution."""
+
+    __tablename__ = "resolved_hour_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    root: str = Field(primary_key=True)
+    hour: int = Field(primary_key=True)
+    resolved: int = 0
+
+
 class IssueLevel(SQLModel, table=True):
     """One stay of an issue at one unit (``idx`` is its position in the issue's levels)."""
 

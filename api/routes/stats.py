@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -64,6 +65,8 @@ from store.tables import (
     IssueEvent,
     IssueLevel,
     IssueTally,
+    RegisteredHourTally,
+    ResolvedHourTally,
     StayTally,
     Unit,
     UnitTally,
@@ -564,34 +567,97 @@ class DayCounter:
             counts[local if local is not None else stats.local_day(at, self.zone)] += n
         return counts, sum(row[3] for row in rows)
 
+    def tallied(
+        self,
+        session: Session,
+        scope: StatsScope,
+        count: Any,
+        also: Any,
+        from_rows: Callable[[StatsScope], tuple[dict[date, int], int]],
+    ) -> tuple[dict[date, int], int]:
+        """What ``from_rows`` counts for ``scope``, read from an hour tally (``count``, ``also``:
+        its columns) where the tally holds it: a whole tree, no category. The hours at either end
+        of the period that it only partly covers come from the rows."""
+        path = scope.unit.path
+        if scope.category is not None or path.count("/") != 2:  # not "/<root>/"
+            return from_rows(scope)
+        first = None if scope.since is None else -(-(scope.since - EPOCH) // HOUR)
+        end = None if scope.until is None else (scope.until - EPOCH) // HOUR
+        if first is not None and end is not None and first >= end:
+            return from_rows(scope)
+        hour = count.table.c.hour
+        rows = (
+            session.connection()
+            .execute(
+                select_columns(hour, count, also if also is not None else literal(0)).where(
+                    count.table.c.root == path,
+                    *([hour >= first] if first is not None else []),
+                    *([hour < end] if end is not None else []),
+                )
+            )
+            .all()
+        )
+        days = _days_of_hours([row[0] for row in rows], self.runs, self.zone)
+        if days is None:
+            return from_rows(scope)
+        counts: dict[date, int] = defaultdict(int)
+        total = 0
+        for at, n, extra in rows:
+            if n:  # a cell emptied by a later change counts no day
+                counts[days[at]] += n
+                total += extra
+        edges: list[tuple[datetime, datetime]] = []
+        if scope.since is not None and first is not None:
+            edges.append((scope.since, EPOCH + first * HOUR))
+        if scope.until is not None and end is not None:
+            edges.append((EPOCH + end * HOUR, scope.until))
+        for since, until in edges:
+            if since < until:
+                part, extra = from_rows(replace(scope, since=since, until=until))
+                for day, n in part.items():
+                    counts[day] += n
+                total += extra
+        return counts, total
+
 
 def _registrations(
     session: Session, scope: StatsScope, days: DayCounter
 ) -> tuple[dict[date, int], stats.Durations]:
     """Registrations per local day, and the time to resolve those of them that are resolved."""
-    registered, resolved = days.per_day(
-        session,
-        scope,
-        Issue.registered_at,
-        Issue.registered_hour,
-        select_columns().where(*_issues_of(scope), *_period(Issue.registered_at, scope)),
-        func.count(col(Issue.resolve_us)),
+
+    def from_rows(part: StatsScope) -> tuple[dict[date, int], int]:
+        return days.per_day(
+            session,
+            part,
+            Issue.registered_at,
+            Issue.registered_hour,
+            select_columns().where(*_issues_of(part), *_period(Issue.registered_at, part)),
+            func.count(col(Issue.resolve_us)),
+        )
+
+    tally = table_of(RegisteredHourTally)
+    registered, resolved = days.tallied(
+        session, scope, tally.c.registered, tally.c.registered_resolved, from_rows
     )
     return registered, _time_to_resolve(session, scope, resolved)
 
 
 def _resolutions(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:
-    return days.per_day(
-        session,
-        scope,
-        Issue.resolved_at,
-        Issue.resolved_hour,
-        select_columns().where(
-            *_issues_of(scope),
-            col(Issue.resolved_at).is_not(None),
-            *_period(Issue.resolved_at, scope),
-        ),
-    )[0]
+    def from_rows(part: StatsScope) -> tuple[dict[date, int], int]:
+        return days.per_day(
+            session,
+            part,
+            Issue.resolved_at,
+            Issue.resolved_hour,
+            select_columns().where(
+                *_issues_of(part),
+                col(Issue.resolved_at).is_not(None),
+                *_period(Issue.resolved_at, part),
+            ),
+        )
+
+    tally = table_of(ResolvedHourTally)
+    return days.tallied(session, scope, tally.c.resolved, None, from_rows)[0]
 
 
 def _overdue_events(session: Session, scope: StatsScope, days: DayCounter) -> dict[date, int]:

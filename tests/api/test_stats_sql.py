@@ -472,6 +472,8 @@ SCOPES: list[tuple[str, str | None, str | None, str | None, str, stats.Bucket | 
     (T1, "2024-03-10", "2024-05-01T12:00:00", "road", SHANGHAI, stats.Bucket.WEEK),
     (COUNTY, "2024-02-20", None, "sanitation", SHANGHAI, None),
     (COUNTY, None, "2024-04-01T08:00:00", None, "Europe/Berlin", None),
+    # The tree's whole trend from the hour tallies, the part-hours at either end from the rows.
+    (COUNTY, "2024-03-05T07:30:00", "2024-04-20T23:59:59.5", None, SHANGHAI, None),
 ]
 
 

@@ -25,6 +25,8 @@ from store.tables import (
     Issue,
     IssueLevel,
     IssueTally,
+    RegisteredHourTally,
+    ResolvedHourTally,
     StayTally,
     UnitTally,
     stats_columns,
@@ -48,6 +50,13 @@ ISSUE_COUNTS = [
     "basically_satisfied",
 ]
 STAY_COUNTS = ["settled", "accepted_on_time", "left_level", "left_on_time"]
+TALLIES = (
+    "unit_tally",
+    "issue_tally",
+    "stay_tally",
+    "registered_hour_tally",
+    "resolved_hour_tally",
+)
 
 
 def _month(moment: datetime) -> str:
@@ -88,15 +97,19 @@ def _stay_counts(stay: IssueLevel) -> Counter[str]:
 
 def recount(engine: Engine) -> dict[str, dict[Key, Counter[str]]]:
     """What each tally should hold, from the rows."""
-    expected: dict[str, dict[Key, Counter[str]]] = {
-        name: defaultdict(Counter) for name in ("unit_tally", "issue_tally", "stay_tally")
-    }
+    expected: dict[str, dict[Key, Counter[str]]] = {name: defaultdict(Counter) for name in TALLIES}
     with Session(engine) as session:
         for issue in session.exec(select(Issue)):
             month, counts = _month(issue.registered_at), _issue_counts(issue)
             path = issue.registered_unit_path
             expected["unit_tally"][(path, issue.status, month)] += counts
             expected["issue_tally"][(issue.category, issue.status, path, month)] += counts
+            root = "/" + path.split("/")[1] + "/"
+            expected["registered_hour_tally"][(root, issue.registered_hour)] += Counter(
+                registered=1, registered_resolved=issue.resolve_us is not None
+            )
+            if issue.resolved_hour is not None:
+                expected["resolved_hour_tally"][(root, issue.resolved_hour)] += Counter(resolved=1)
         for stay in session.exec(select(IssueLevel)):
             key = (stay.unit_code, stay.level, _month(stay.entered_at))
             expected["stay_tally"][key] += _stay_counts(stay)
@@ -107,7 +120,13 @@ def tallied(engine: Engine) -> dict[str, dict[Key, Counter[str]]]:
     """What each tally holds, cells of nothing but zeros left out."""
     found: dict[str, dict[Key, Counter[str]]] = {}
     with Session(engine) as session:
-        tallies = ((UnitTally, ISSUE_COUNTS), (IssueTally, ISSUE_COUNTS), (StayTally, STAY_COUNTS))
+        tallies = (
+            (UnitTally, ISSUE_COUNTS),
+            (IssueTally, ISSUE_COUNTS),
+            (StayTally, STAY_COUNTS),
+            (RegisteredHourTally, ["registered", "registered_resolved"]),
+            (ResolvedHourTally, ["resolved"]),
+        )
         for model, counted in tallies:
             table = table_of(model)
             keys = [c.name for c in table.primary_key.columns]
@@ -229,7 +248,7 @@ def test_the_migration_fills_tallies_and_derived_columns_from_rows_written_befor
             # UTC months, whatever the local day (1 February already, in Shanghai).
             assert months[Status.CLOSED.value] == "2024-01"
         names = set(inspect(engine).get_table_names())
-        assert {"unit_tally", "issue_tally", "stay_tally"} <= names
+        assert set(TALLIES) <= names
     finally:
         engine.dispose()
 
@@ -295,7 +314,7 @@ def test_the_migration_goes_down_and_up_again(engine: Engine, db_url: str) -> No
     migrate_down(db_url, "0001")
     with make_engine(db_url).connect() as connection:
         names = set(inspect(connection).get_table_names())
-        assert not {"unit_tally", "issue_tally", "stay_tally"} & names
+        assert not set(TALLIES) & names
         columns = {c["name"] for c in inspect(connection).get_columns("issue")}
         assert "registered_hour" not in columns
     migrate(db_url)

@@ -52,23 +52,40 @@ STAY_COUNTS = {
 }
 
 
+Dialects = dict[str, str]  # a template per dialect ({r}: the row)
+
+
+def _month(moment: str) -> Dialects:
+    return {
+        'postgresql': f"to_char({{r}}.{moment} AT TIME ZONE 'UTC', 'YYYY-MM')",
+        'sqlite': f'substr({{r}}.{moment}, 1, 7)',  # UTC text, 'YYYY-MM-DD HH:MM:SS…'
+    }
+
+
+def _column(name: str) -> Dialects:
+    return {'postgresql': f'{{r}}.{name}', 'sqlite': f'{{r}}.{name}'}
+
+
+# The first segment of the registering unit's path: the root of the tree it was registered in.
+_ROOT = {
+    'postgresql': "'/' || split_part({r}.registered_unit_path, '/', 2) || '/'",
+    'sqlite': "substr({r}.registered_unit_path, 1, instr(substr({r}.registered_unit_path, 2), '/') + 1)",
+}
+
+
 class _Tally:
-    """One tally table and the triggers that keep it, in either dialect."""
+    """One tally table and the triggers that keep it, in either dialect: ``counts`` summed per
+    ``keys``, over the rows of ``source`` that satisfy ``only``."""
 
     def __init__(
         self,
         name: str,
         source: str,
-        moment: str,
-        keys: tuple[str, ...],
+        keys: dict[str, Dialects],
         counts: dict[str, str],
+        only: str = 'TRUE',
     ) -> None:
-        self.name, self.source, self.moment, self.keys, self.counts = name, source, moment, keys, counts
-
-    def month(self, r: str, dialect: str) -> str:
-        if dialect == 'postgresql':
-            return f"to_char({r}.{self.moment} AT TIME ZONE 'UTC', 'YYYY-MM')"
-        return f'substr({r}.{self.moment}, 1, 7)'  # UTC text, 'YYYY-MM-DD HH:MM:SS…'
+        self.name, self.source, self.keys, self.counts, self.only = name, source, keys, counts, only
 
     def values(self, r: str, dialect: str) -> list[str]:
         eq = 'IS NOT DISTINCT FROM' if dialect == 'postgresql' else 'IS'
@@ -78,15 +95,16 @@ class _Tally:
         return [f'({c})' for c in conditions]  # 0 or 1 in SQLite
 
     def key_values(self, r: str, dialect: str) -> list[str]:
-        return [self.month(r, dialect), *(f'{r}.{key}' for key in self.keys)]
+        return [key[dialect].format(r=r) for key in self.keys.values()]
 
     def add(self, r: str, dialect: str) -> str:
-        columns = ['month', *self.keys, *self.counts]
+        columns = [*self.keys, *self.counts]
         sums = ', '.join(f'{c} = {self.name}.{c} + EXCLUDED.{c}' for c in self.counts)
         return (
             f'INSERT INTO {self.name} ({", ".join(columns)}) '
-            f'SELECT {", ".join([*self.key_values(r, dialect), *self.values(r, dialect)])} WHERE TRUE '
-            f'ON CONFLICT (month, {", ".join(self.keys)}) DO UPDATE SET {sums}'
+            f'SELECT {", ".join([*self.key_values(r, dialect), *self.values(r, dialect)])} '
+            f'WHERE {self.only.format(r=r)} '
+            f'ON CONFLICT ({", ".join(self.keys)}) DO UPDATE SET {sums}'
         )
 
     def subtract(self, r: str, dialect: str) -> str:
@@ -94,17 +112,17 @@ class _Tally:
             f'{c} = {c} - {v}' for c, v in zip(self.counts, self.values(r, dialect), strict=True)
         )
         match = ' AND '.join(
-            f'{c} = {v}' for c, v in zip(('month', *self.keys), self.key_values(r, dialect), strict=True)
+            f'{c} = {v}' for c, v in zip(self.keys, self.key_values(r, dialect), strict=True)
         )
-        return f'UPDATE {self.name} SET {changes} WHERE {match}'
+        return f'UPDATE {self.name} SET {changes} WHERE {match} AND {self.only.format(r=r)}'
 
     def fill(self, dialect: str) -> str:
         keys = self.key_values(self.source, dialect)
         sums = [f'SUM({v})' for v in self.values(self.source, dialect)]
         return (
-            f'INSERT INTO {self.name} (month, {", ".join(self.keys)}, {", ".join(self.counts)}) '
+            f'INSERT INTO {self.name} ({", ".join(self.keys)}, {", ".join(self.counts)}) '
             f'SELECT {", ".join([*keys, *sums])} FROM {self.source} '
-            f'GROUP BY {", ".join(keys)}'
+            f'WHERE {self.only.format(r=self.source)} GROUP BY {", ".join(keys)}'
         )
 
     def create_triggers(self, dialect: str, watched: list[str]) -> list[str]:
@@ -155,16 +173,52 @@ $$"""
 
 
 UNIT_TALLY = _Tally(
-    'unit_tally', 'issue', 'registered_at', ('registered_unit_path', 'status'), ISSUE_COUNTS
+    'unit_tally',
+    'issue',
+    {
+        'registered_unit_path': _column('registered_unit_path'),
+        'status': _column('status'),
+        'month': _month('registered_at'),
+    },
+    ISSUE_COUNTS,
 )
 ISSUE_TALLY = _Tally(
-    'issue_tally', 'issue', 'registered_at', ('category', 'status', 'registered_unit_path'), ISSUE_COUNTS
+    'issue_tally',
+    'issue',
+    {
+        'category': _column('category'),
+        'status': _column('status'),
+        'registered_unit_path': _column('registered_unit_path'),
+        'month': _month('registered_at'),
+    },
+    ISSUE_COUNTS,
 )
-STAY_TALLY = _Tally('stay_tally', 'issue_level', 'entered_at', ('unit_code', 'level'), STAY_COUNTS)
+STAY_TALLY = _Tally(
+    'stay_tally',
+    'issue_level',
+    {'unit_code': _column('unit_code'), 'level': _column('level'), 'month': _month('entered_at')},
+    STAY_COUNTS,
+)
+REGISTERED_HOURS = _Tally(
+    'registered_hour_tally',
+    'issue',
+    {'root': _ROOT, 'hour': _column('registered_hour')},
+    {'registered': 'TRUE', 'registered_resolved': '{r}.resolve_us IS NOT NULL'},
+    only='{r}.registered_hour IS NOT NULL',
+)
+RESOLVED_HOURS = _Tally(
+    'resolved_hour_tally',
+    'issue',
+    {'root': _ROOT, 'hour': _column('resolved_hour')},
+    {'resolved': 'TRUE'},
+    only='{r}.resolved_hour IS NOT NULL',
+)
+TALLIES = [UNIT_TALLY, ISSUE_TALLY, STAY_TALLY, REGISTERED_HOURS, RESOLVED_HOURS]
 # The columns the counts and keys read: an update of anything else (a PIN attempt) fires nothing.
 ISSUE_WATCHED = [
     'registered_at', 'registered_unit_path', 'category', 'status', 'overdue', 'warnings_sent',
     'resolution_level', 'level', 'feedback_satisfaction', 'feedback_solved',
+    'registered_hour', 'resolved_hour', 'resolve_us',
 ]
 STAY_WATCHED = ['entered_at', 'unit_code', 'level', 'accepted_on_time', 'outcome', 'on_time']
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -264,24 +318,33 @@ def _create_tallies() -> None:
         sa.PrimaryKeyConstraint('unit_code', 'level', 'month', name=op.f('pk_stay_tally')),
         sqlite_with_rowid=False,
     )
+    for name in ('registered_hour_tally', 'resolved_hour_tally'):
+        op.create_table(
+            name,
+            sa.Column('root', sa.String(), nullable=False),
+            sa.Column('hour', sa.Integer(), nullable=False),
+            *(
+                sa.Column(count, sa.Integer(), nullable=False)
+                for count in (REGISTERED_HOURS if name.startswith('registered') else RESOLVED_HOURS).counts
+            ),
+            sa.PrimaryKeyConstraint('root', 'hour', name=op.f(f'pk_{name}')),
+            sqlite_with_rowid=False,
+        )
     dialect = op.get_bind().dialect.name
-    for tally, watched in (
-        (UNIT_TALLY, ISSUE_WATCHED),
-        (ISSUE_TALLY, ISSUE_WATCHED),
-        (STAY_TALLY, STAY_WATCHED),
-    ):
+    for tally in TALLIES:
         op.execute(tally.fill(dialect))
+        watched = STAY_WATCHED if tally.source == 'issue_level' else ISSUE_WATCHED
         for statement in tally.create_triggers(dialect, watched):
             op.execute(statement)
 
 
 def upgrade() -> None:
-    _create_tallies()
     with op.batch_alter_table('issue', schema=None) as batch_op:
         batch_op.add_column(sa.Column('registered_hour', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('resolved_hour', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('resolve_us', sa.BigInteger(), nullable=True))
-    _backfill()
+    _backfill()  # before the tallies: the hour tallies count the derived columns
+    _create_tallies()
     with op.batch_alter_table('issue', schema=None) as batch_op:
         batch_op.create_index(
             'ix_issue_stats_counts',
@@ -324,12 +387,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for tally in (UNIT_TALLY, ISSUE_TALLY, STAY_TALLY):
+    for tally in TALLIES:
         for statement in tally.drop_triggers(dialect):
             op.execute(statement)
-    op.drop_table('stay_tally')
-    op.drop_table('issue_tally')
-    op.drop_table('unit_tally')
+        op.drop_table(tally.name)
     with op.batch_alter_table('issue_level', schema=None) as batch_op:
         batch_op.drop_index('ix_issue_level_stats')
     with op.batch_alter_table('issue', schema=None) as batch_op:
