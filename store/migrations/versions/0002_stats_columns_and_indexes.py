@@ -149,15 +149,24 @@ BEGIN
     RETURN NULL;
 END
 $$"""
+            old_row = ', '.join(f'OLD.{c}' for c in watched)
+            new_row = ', '.join(f'NEW.{c}' for c in watched)
             return [
                 function,
-                f'CREATE TRIGGER {self.name}_keep AFTER INSERT OR DELETE OR UPDATE OF {of} '
+                f'CREATE TRIGGER {self.name}_keep AFTER INSERT OR DELETE '
                 f'ON {self.source} FOR EACH ROW EXECUTE FUNCTION {self.name}_keep()',
+                f'CREATE TRIGGER {self.name}_change AFTER UPDATE OF {of} ON {self.source} '
+                f'FOR EACH ROW WHEN (ROW({old_row}) IS DISTINCT FROM ROW({new_row})) '
+                f'EXECUTE FUNCTION {self.name}_keep()',
             ]
+        # The recorder rewrites every row of an issue on each step, mostly unchanged: an update
+        # that changes none of the watched columns moves no count and costs no write.
+        changed = ' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in watched)
         return [
             f'CREATE TRIGGER {self.name}_insert AFTER INSERT ON {self.source} '
             f'BEGIN {self.add("NEW", dialect)}; END',
             f'CREATE TRIGGER {self.name}_update AFTER UPDATE OF {of} ON {self.source} '
+            f'WHEN {changed} '
             f'BEGIN {self.subtract("OLD", dialect)}; {self.add("NEW", dialect)}; END',
             f'CREATE TRIGGER {self.name}_delete AFTER DELETE ON {self.source} '
             f'BEGIN {self.subtract("OLD", dialect)}; END',
@@ -167,6 +176,7 @@ $$"""
         if dialect == 'postgresql':
             return [
                 f'DROP TRIGGER IF EXISTS {self.name}_keep ON {self.source}',
+                f'DROP TRIGGER IF EXISTS {self.name}_change ON {self.source}',
                 f'DROP FUNCTION IF EXISTS {self.name}_keep()',
             ]
         return [f'DROP TRIGGER IF EXISTS {self.name}_{op_}' for op_ in ('insert', 'update', 'delete')]
