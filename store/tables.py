@@ -371,27 +371,28 @@ class StayTally(SQLModel, table=True):
     left_on_time: int = 0
 
 
-class RegisteredHourTally(SQLModel, table=True):
-    """Issues per tree root and whole UTC hour of registration (``Issue.registered_hour``), and how
-    many of them are resolved: the trend of a whole tree (the county's dashboard) by hour."""
+class _HourTally(SQLModel):
+    root: str = Field(primary_key=True)  # the first segment of registered_unit_path: "/611025/"
+    hour: int = Field(primary_key=True)  # whole UTC hours since the epoch
+
+
+class RegisteredHourTally(_HourTally, table=True):
+    """Issues per tree root and hour of registration (``Issue.registered_hour``), and how many
+    of them are resolved: the trend of a whole tree (the county's dashboard) by hour."""
 
     __tablename__ = "registered_hour_tally"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    root: str = Field(primary_key=True)  # the first segment of registered_unit_path: "/611025/"
-    hour: int = Field(primary_key=True)
     registered: int = 0
     registered_resolved: int = 0
 
 
-class ResolvedHourTally(SQLModel, table=True):
-    """Issues per tree root they were registered in and whole UTC hour of resolution."""
+class ResolvedHourTally(_HourTally, table=True):
+    """Issues per tree root they were registered in and hour of resolution."""
 
     __tablename__ = "resolved_hour_tally"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    root: str = Field(primary_key=True)
-    hour: int = Field(primary_key=True)
     resolved: int = 0
 
 

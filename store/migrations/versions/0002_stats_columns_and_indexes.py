@@ -298,47 +298,16 @@ def _backfill() -> None:
 
 
 def _create_tallies() -> None:
-    op.create_table(
-        'unit_tally',
-        sa.Column('registered_unit_path', sa.String(), nullable=False),
-        sa.Column('status', sa.String(), nullable=False),
-        sa.Column('month', sa.String(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in ISSUE_COUNTS),
-        sa.PrimaryKeyConstraint('registered_unit_path', 'status', 'month', name=op.f('pk_unit_tally')),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        'issue_tally',
-        sa.Column('category', sa.String(), nullable=False),
-        sa.Column('status', sa.String(), nullable=False),
-        sa.Column('registered_unit_path', sa.String(), nullable=False),
-        sa.Column('month', sa.String(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in ISSUE_COUNTS),
-        sa.PrimaryKeyConstraint(
-            'category', 'status', 'registered_unit_path', 'month', name=op.f('pk_issue_tally')
-        ),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        'stay_tally',
-        sa.Column('unit_code', sa.String(), nullable=False),
-        sa.Column('level', sa.String(), nullable=False),
-        sa.Column('month', sa.String(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in STAY_COUNTS),
-        sa.PrimaryKeyConstraint('unit_code', 'level', 'month', name=op.f('pk_stay_tally')),
-        sqlite_with_rowid=False,
-    )
-    for name in ('registered_hour_tally', 'resolved_hour_tally'):
+    for tally in TALLIES:
         op.create_table(
-            name,
-            sa.Column('root', sa.String(), nullable=False),
-            sa.Column('hour', sa.Integer(), nullable=False),
+            tally.name,
             *(
-                sa.Column(count, sa.Integer(), nullable=False)
-                for count in (REGISTERED_HOURS if name.startswith('registered') else RESOLVED_HOURS).counts
+                sa.Column(key, sa.Integer() if key == 'hour' else sa.String(), nullable=False)
+                for key in tally.keys
             ),
-            sa.PrimaryKeyConstraint('root', 'hour', name=op.f(f'pk_{name}')),
-            sqlite_with_rowid=False,
+            *(sa.Column(name, sa.Integer(), nullable=False) for name in tally.counts),
+            sa.PrimaryKeyConstraint(*tally.keys, name=op.f(f'pk_{tally.name}')),
+            sqlite_with_rowid=False,  # rows kept in key order: the order /stats reads them in
         )
     dialect = op.get_bind().dialect.name
     for tally in TALLIES:
