@@ -278,6 +278,7 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -285,7 +286,7 @@ def stats_columns(registered_at: datetime, resolved_at: datetime | None) -> dict
     """An issue's derived /stats columns, from its two instants (aware)."""
 
     def hour(moment: datetime | None) -> int | None:
-        return None if moment is None else (moment - EPOCH) // timedelta(hours=1)
+        return None if moment is None else (moment - EPOCH) // HOUR
 
     return {
         "registered_hour": hour(registered_at),

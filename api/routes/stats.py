@@ -59,6 +59,7 @@ from domain.models import EventType, Level, Outcome, Satisfaction, Status, UnitK
 from store.db import concurrently
 from store.tables import (
     EPOCH,
+    HOUR,
     MICROSECOND,
     Category,
     Issue,
@@ -79,7 +80,6 @@ MAX_TREND_POINTS = 1000
 FIRST_YEAR, LAST_YEAR = 1900, 9998  # far from datetime's limits, whatever the zone
 CALENDAR_START = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
 CALENDAR_END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
-HOUR = timedelta(hours=1)
 EPOCH_ORDINAL = EPOCH.date().toordinal()
 
 IssueRow = tuple[str, stats.IssueCounts]
@@ -188,9 +188,8 @@ def _period(column: Any, scope: StatsScope) -> list[ColumnElement[bool]]:
     return _between(column, scope.since, scope.until)
 
 
-def _between(
-    column: Any, since: datetime | None, until: datetime | None
-) -> list[ColumnElement[bool]]:
+def _between(column: Any, since: Any, until: Any) -> list[ColumnElement[bool]]:
+    """``column`` in [since, until), a None bound unbounded (instants, or "YYYY-MM" months)."""
     conditions: list[ColumnElement[bool]] = []
     if since is not None:
         conditions.append(col(column) >= since)
@@ -235,14 +234,6 @@ def _next_month(moment: datetime) -> datetime:
 
 def _month_text(moment: datetime | None) -> str | None:
     return None if moment is None else f"{moment.year:04d}-{moment.month:02d}"
-
-
-def _months(column: Any, months: tuple[str | None, str | None]) -> list[ColumnElement[bool]]:
-    first, end = months
-    return [
-        *([col(column) >= first] if first is not None else []),
-        *([col(column) < end] if end is not None else []),
-    ]
 
 
 def _issues_of(scope: StatsScope) -> list[ColumnElement[bool]]:
@@ -315,38 +306,26 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
     # Whole months from the tallies: a few rows per unit, category and month.
     if split.months is not None:
         tally = table_of(IssueTally)
-        within = [
-            tally.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
-            *_months(tally.c.month, split.months),
-        ]
-        if scope.category is not None:
-            for path, status, *values in session.connection().execute(
-                select_columns(
-                    tally.c.registered_unit_path,
-                    tally.c.status,
-                    *(func.sum(tally.c[name]) for name in columns),
-                )
-                .where(tally.c.category == scope.category, *within)
-                .group_by(tally.c.registered_unit_path, tally.c.status)
-            ):
-                add(by_path, (path, status), values)
+        # One category: all of it from the category tally. Otherwise the unit tally for the
+        # rankings, and the category tally for the category list (totals and overdue only).
+        source = tally if scope.category is not None else table_of(UnitTally)
+        for path, status, *values in session.connection().execute(
+            select_columns(
+                source.c.registered_unit_path,
+                source.c.status,
+                *(func.sum(source.c[name]) for name in columns),
+            )
+            .where(
+                source.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
+                *_between(source.c.month, *split.months),
+                *([tally.c.category == scope.category] if scope.category is not None else []),
+            )
+            .group_by(source.c.registered_unit_path, source.c.status)
+        ):
+            add(by_path, (path, status), values)
+            if scope.category is not None:
                 add(by_category, (scope.category, status), values)
-        else:
-            units = table_of(UnitTally)
-            for path, status, *values in session.connection().execute(
-                select_columns(
-                    units.c.registered_unit_path,
-                    units.c.status,
-                    *(func.sum(units.c[name]) for name in columns),
-                )
-                .where(
-                    units.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
-                    *_months(units.c.month, split.months),
-                )
-                .group_by(units.c.registered_unit_path, units.c.status)
-            ):
-                add(by_path, (path, status), values)
-            # The category list shows totals, open and overdue: only those are summed here.
+        if scope.category is None:
             for category, status, total, overdue in session.connection().execute(
                 select_columns(
                     tally.c.category,
@@ -354,7 +333,10 @@ def _issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
                     func.sum(tally.c.total),
                     func.sum(tally.c.overdue),
                 )
-                .where(*within)
+                .where(
+                    tally.c.registered_unit_path.startswith(scope.unit.path, autoescape=True),
+                    *_between(tally.c.month, *split.months),
+                )
                 .group_by(tally.c.category, tally.c.status)
             ):
                 values = [0] * len(columns)
@@ -430,7 +412,7 @@ def _stay_rows(session: Session, scope: StatsScope) -> list[StayRow]:
                     for name in ("settled", "accepted_on_time", "left_level", "left_on_time")
                 ),
             )
-            .where(*_months(tally.c.month, split.months))
+            .where(*_between(tally.c.month, *split.months))
             .group_by(tally.c.unit_code, tally.c.level)
         )
     # Every unit's stays are counted (one pass either way), those outside the subtree left here.
@@ -761,7 +743,7 @@ def _trend_days(
     else:
         return None
     if scope.until is not None:
-        last = stats.local_day(scope.until - timedelta(microseconds=1), zone)
+        last = stats.local_day(scope.until - MICROSECOND, zone)
     else:
         last = max([stats.local_day(now, zone), *days])
     return first, last

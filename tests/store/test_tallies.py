@@ -1,4 +1,5 @@
-"""The tallies /stats reads (store/tables.py: ``UnitTally``, ``IssueTally``, ``StayTally``) always
+"""The tallies /stats reads (store/tables.py: the monthly ``UnitTally``, ``IssueTally``,
+``StayTally`` and the hourly ``RegisteredHourTally``, ``ResolvedHourTally``) always
 equal a recount of the rows they summarise, whoever writes and however often: the recorder with
 its retries and stale snapshots, the ORM, a deletion, and the migration that fills them from rows
 written before it. On SQLite and on PostgreSQL.

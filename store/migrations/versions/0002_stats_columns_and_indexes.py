@@ -4,9 +4,11 @@ duration columns, covering indexes.
 /stats used to count, compute local days and durations on every row of every request, reading the
 wide issue rows; at 100,000 closed issues that took about a second on SQLite.
 
-- ``issue_tally`` and ``stay_tally`` count issues and level stays per UTC month as /stats counts
-  them (api/routes/stats.py), kept by triggers in the transaction of every write to ``issue`` and
-  ``issue_level``, whoever writes. Filled here from the existing rows.
+- ``unit_tally``, ``issue_tally`` and ``stay_tally`` count issues and level stays per UTC month
+  as /stats counts them (api/routes/stats.py); ``registered_hour_tally`` and
+  ``resolved_hour_tally`` count a tree's registrations and resolutions per UTC hour. Triggers keep
+  them in the transaction of every write to ``issue`` and ``issue_level``, whoever writes. Filled
+  here from the existing rows.
 - The derived columns (``store.tables.stats_columns``) are filled here for existing rows, in
   Python, so that SQLite and PostgreSQL get exactly the values the recorder writes.
 
@@ -257,7 +259,7 @@ def _hour(moment: datetime | None) -> int | None:
 
 def _backfill() -> None:
     # Frozen here on purpose (a migration must not follow later application code); the same
-    # definitions as store.tables.stats_columns, which tests/store/test_db.py compares.
+    # definitions as store.tables.stats_columns, which tests/store/test_tallies.py compares.
     connection = op.get_bind()
     last = ''
     while True:
