@@ -19,6 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 from temporalio import activity
 
+try:  # TEMP until the outbox lands
+    from activities.outbox import enqueue
+except ImportError:  # pragma: no cover
+    def enqueue(session, notices):  # type: ignore[no-untyped-def]
+        return None
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
 from store.db import session_scope
 from store.tables import (
@@ -81,6 +86,8 @@ def _write(session: Session, snapshot: Snapshot) -> None:
     # Events are append-only and keyed by seq, so even a stale snapshot may add the ones it has.
     events = [_event_row(issue_id, e) for e in state.events if e.seq >= snapshot.from_seq]
     _upsert(session, IssueEvent, events, keys=("issue_id", "seq"), update=False)
+    # The notices leave with the events that caused them, or not at all.
+    enqueue(session, state.outbox)
 
 
 # ---- rows ---------------------------------------------------------------------------------------
@@ -123,10 +130,12 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
         "level": current.level if current else str(unit.kind),
         "status": str(state.status),
         "deadline": current.deadline if current else None,
+        "feedback_deadline": state.feedback_deadline,
+        "feedback_by_role": str(feedback.by_role) if feedback else None,
         "overdue": state.overdue,
         "provisional": current.provisional if current else False,
         "registered_at": new.registered_at,
-        "updated_at": max((e.at for e in state.events), default=new.registered_at),
+        "updated_at": state.updated_at or new.registered_at,
         "closed_at": state.closed_at,
         "resolution_level": resolution.level if resolution else None,
         "resolution_unit": resolution.unit if resolution else None,
@@ -139,7 +148,7 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
         "feedback_at": feedback.at if feedback else None,
         "response_on_time": state.levels[0].accepted_on_time if state.levels else None,
         "idempotency_key": new.idempotency_key,
-        "last_seq": max(state.next_seq - 1, max((e.seq for e in state.events), default=0)),
+        "last_seq": state.next_seq - 1,
         "warnings_sent": state.warnings_sent,
         **stats_columns(new.registered_at, resolution.at if resolution else None),
     }

@@ -25,6 +25,7 @@ from api.security import (
     check_pin,
     decode_access_token,
 )
+from domain.lifecycle.rules import REFUSALS, STAFF_ROLES, IssueView, refusal, unit_refusal
 from domain.models import OPEN_STATUSES, Actor, Role, Status
 from settings import Settings
 from store.tables import Department, Issue, Unit, User
@@ -34,12 +35,6 @@ API_PREFIX = "/api/v1"
 P = ParamSpec("P")
 R = TypeVar("R")
 
-STAFF_ROLES = frozenset({Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
-UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})  # act for their unit
-DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})
-
-# The actions a unit takes on an issue at that unit.
-UNIT_ACTIONS = frozenset({"accept", "progress", "resolve", "escalate", "whistle", "extension"})
 
 
 async def in_thread(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -81,26 +76,29 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 @dataclass(frozen=True)
 class IssueScope:
-    """What the jurisdiction rules need to know about one issue, from the live state or the row."""
+    """What the jurisdiction rules need to know about one issue: the rules' view and the paths."""
 
-    issue_id: str
-    status: Status
+    view: IssueView
     registered_unit_path: str  # the registering unit's path: its subtree keeps reading the issue
     unit_path: str  # where the issue is now
-    unit_code: str
-    above: tuple[str, ...] = ()  # units above the current one on its ladder, parent first
-    called: frozenset[str] = frozenset()  # departments whistled in (吹哨), ever
-    open_calls: frozenset[str] = frozenset()  # whistled and not yet reported (报到)
-    category_departments: frozenset[str] = frozenset()
+    # The category's departments that hear of every arrival at once (policy ``notify_departments``).
+    notified_departments: frozenset[str] = frozenset()
+
+    @property
+    def issue_id(self) -> str:
+        return self.view.issue_id
+
+    @property
+    def status(self) -> Status:
+        return self.view.status
+
+    @property
+    def unit_code(self) -> str:
+        return self.view.unit_code
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-    @property
-    def decider(self) -> str:
-        """The unit that decides the current unit's extensions: its parent, or the ceiling."""
-        return self.above[0] if self.above else self.unit_code
 
 
 @dataclass(frozen=True)
@@ -138,8 +136,11 @@ class Principal:
         if self.role is Role.CITIZEN:
             return self.issue_id == issue.issue_id
         if self.role is Role.DEPARTMENT:
+            # Only the issues it was called into, or that its category sends it on arrival.
             code = self.department_code
-            return code is not None and (code in issue.called or code in issue.category_departments)
+            return code is not None and (
+                code in issue.view.called or code in issue.notified_departments
+            )
         if self.role in STAFF_ROLES:
             # Registered in the subtree (still followed after escalation), or sitting in it now.
             return self.within(issue.registered_unit_path) or self.within(issue.unit_path)
@@ -151,35 +152,19 @@ class Principal:
             return self.can_read(issue)
         return self.role in STAFF_ROLES and self.unit_code == issue.unit_code
 
-    def may(self, action: str, issue: IssueScope) -> bool:
-        """Whether the caller may take ``action`` on an issue they can read.
+    def refusal(self, action: str, issue: IssueScope) -> str | None:
+        """Why the caller may not take ``action`` on an issue they can read, or None.
 
-        The workflow's validators check the same rules against the live state and remain the last
-        word; this check answers 403 before anything reaches Temporal.
+        The rules are ``domain.lifecycle.rules``, which the workflow's validators apply too;
+        only reading rights by subtree are the API's own.
         """
-        role = self.role
-        at_unit = role in UNIT_ROLES and self.unit_code == issue.unit_code
-        if role is Role.ADMIN and action != "report":
-            return self.can_read(issue)
-        if action in UNIT_ACTIONS:
-            return at_unit
-        if action == "transfer":
-            parent = issue.above[0] if issue.above else None
-            return at_unit or (role is Role.LEADER and self.unit_code == parent)
-        if action == "extension_decision":
-            return role in DECIDER_ROLES and self.unit_code == issue.decider
-        if action == "report":
-            return role is Role.DEPARTMENT and self.department_code in issue.open_calls
-        if action == "supervise":
-            if role is Role.SUPERVISOR:
-                return self.can_read(issue)
-            return role is Role.LEADER and self.unit_code in issue.above
-        if action == "feedback":
-            # The citizen, or staff recording a phone callback (回访).
-            return (role is Role.CITIZEN or role in STAFF_ROLES) and self.can_read(issue)
-        if action == "withdraw":
-            return at_unit or (role is Role.CITIZEN and self.can_read(issue))
-        return False
+        why = refusal(self.actor(), action, issue.view)
+        if why is None and self.role in STAFF_ROLES and not self.can_read(issue):
+            why = REFUSALS.get(action, unit_refusal(issue.view.unit_name))
+        return why
+
+    def may(self, action: str, issue: IssueScope) -> bool:
+        return self.refusal(action, issue) is None
 
 
 def principal_for_user(session: Session, user: User) -> Principal:

@@ -27,22 +27,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import metrics
-from api.deps import IssueScope, Principal, in_thread
-from api.problems import ProblemError, forbidden, invalid, not_found
+from api.deps import Principal
+from api.problems import ProblemError, forbidden, invalid
 from api.schemas import (
     ActionOut,
-    ActorOut,
-    DepartmentCallOut,
-    EventOut,
-    FeedbackOut,
     IssueCreate,
     IssueCreated,
-    IssueDetail,
     IssueSummary,
-    LevelOut,
     Page,
-    ReporterOut,
-    ResolutionOut,
     UnitOut,
 )
 from api.security import hash_pin, pin_for, tracking_code_for
@@ -64,8 +56,8 @@ from domain.models import (
     Urgency,
 )
 from settings import Settings
-from store.tables import Category, Department, Issue, IssueDepartment, IssueEvent, IssueLevel, Unit
-from store.units_import import UnitNotFound, ladder, unit_path_of
+from store.tables import Category, Department, Issue, IssueDepartment, Unit
+from store.units_import import UnitNotFound, ladder
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
 _ISSUE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -81,16 +73,6 @@ RPC_TIMEOUT = timedelta(seconds=30)
 def handle_of(temporal: Client, issue_id: str) -> WorkflowHandle[Any, Any]:
     # By id only: the handle follows the latest run across continue-as-new.
     return temporal.get_workflow_handle(workflow_id(issue_id))
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """``13812341234`` → ``138****1234``; shorter numbers keep only their last two digits."""
-    if not phone:
-        return phone
-    digits = phone.strip()
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(len(digits) - 2, 1) + digits[-2:]
 
 
 # ---- registration -------------------------------------------------------------------------------
@@ -275,352 +257,6 @@ def _created_from_row(reg: Registration, row: Issue) -> IssueCreated:
     )
 
 
-# ---- loading one issue --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Loaded:
-    scope: IssueScope
-    row: Issue | None = None
-    state: IssueState | None = None
-
-
-def _category_departments(session: Session, category: str) -> frozenset[str]:
-    row = session.get(Category, category)
-    return frozenset(row.departments) if row is not None else frozenset()
-
-
-def scope_of_state(session: Session, state: IssueState) -> IssueScope:
-    registered = state.issue.ladder
-    current = state.ladder[state.rung :]
-    return IssueScope(
-        issue_id=state.issue.issue_id,
-        status=state.status,
-        registered_unit_path=unit_path_of(
-            session, registered[0].code, [u.code for u in reversed(registered)]
-        ),
-        unit_path=unit_path_of(session, state.unit.code, [u.code for u in reversed(current)]),
-        unit_code=state.unit.code,
-        above=tuple(u.code for u in current[1:]),
-        called=frozenset(d.department for d in state.departments),
-        open_calls=frozenset(d.department for d in state.departments if d.reported_at is None),
-        category_departments=_category_departments(session, state.issue.category),
-    )
-
-
-def scope_of_row(session: Session, row: Issue) -> IssueScope:
-    calls = session.exec(select(IssueDepartment).where(IssueDepartment.issue_id == row.id)).all()
-    try:
-        above = tuple(u.code for u in ladder(session, row.unit_code)[1:])
-    except (UnitNotFound, ValueError):
-        above = ()
-    return IssueScope(
-        issue_id=row.id,
-        status=Status(row.status),
-        registered_unit_path=row.registered_unit_path,
-        unit_path=row.unit_path,
-        unit_code=row.unit_code,
-        above=above,
-        called=frozenset(c.department_code for c in calls),
-        open_calls=frozenset(c.department_code for c in calls if c.reported_at is None),
-        category_departments=_category_departments(session, row.category),
-    )
-
-
-async def load(session: Session, temporal: Client, principal: Principal, issue_id: str) -> Loaded:
-    """One issue the caller may read: open ones from the live workflow (the read model may lag a
-    step behind), closed ones from the read model (Temporal forgets them after its retention).
-
-    Raises:
-        ProblemError: 404 when the issue does not exist or lies outside the caller's scope — the
-            two look the same, so existence stays private.
-    """
-    if not _ISSUE_ID.match(issue_id):
-        raise not_found("事项不存在")
-    row = await in_thread(session.get, Issue, issue_id)
-    loaded: Loaded | None = None
-    if row is not None and row.status not in OPEN_STATUSES:
-        loaded = Loaded(await in_thread(scope_of_row, session, row), row=row)
-    else:
-        try:
-            state = await handle_of(temporal, issue_id).query(
-                "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
-            )
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            if row is not None:
-                loaded = Loaded(await in_thread(scope_of_row, session, row), row=row)
-        else:
-            loaded = Loaded(await in_thread(scope_of_state, session, state), row=row, state=state)
-    if loaded is None or not principal.can_read(loaded.scope):
-        raise not_found("事项不存在")
-    return loaded
-
-
-# ---- one issue, in full -------------------------------------------------------------------------
-
-
-def _unit_names(session: Session, codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    rows = session.exec(select(Unit.code, Unit.name).where(col(Unit.code).in_(codes))).all()
-    return {code: name for code, name in rows}
-
-
-def _category_name(session: Session, code: str) -> str | None:
-    row = session.get(Category, code)
-    return row.name if row else None
-
-
-def detail_from_state(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
-    state = loaded.state
-    assert state is not None
-    s, issue = state, state.issue
-    phone = issue.reporter.phone
-    level = s.current
-    return IssueDetail(
-        id=issue.issue_id,
-        tracking_code=issue.tracking_code,
-        category=issue.category,
-        category_name=_category_name(session, issue.category),
-        title=issue.title,
-        description=issue.description,
-        urgency=issue.urgency.value,
-        channel=issue.channel.value,
-        status=s.status,
-        status_label=labels.STATUS[s.status.value],
-        level=level.level,
-        unit=UnitOut(code=s.unit.code, name=s.unit.name),
-        registered_unit=UnitOut(code=issue.ladder[0].code, name=issue.ladder[0].name),
-        deadline=_live_deadline(s),
-        overdue=s.overdue,
-        provisional=level.provisional,
-        reporter=ReporterOut(
-            name=issue.reporter.name,
-            phone=phone if principal.sees_phone(loaded.scope) else mask_phone(phone),
-        ),
-        location=issue.location,
-        attachments=list(issue.attachments),
-        registered_at=issue.registered_at,
-        closed_at=s.closed_at,
-        levels=[
-            LevelOut(
-                level=lv.level,
-                unit=lv.unit.code,
-                unit_name=lv.unit.name,
-                entered_at=lv.entered_at,
-                deadline=lv.deadline,
-                accept_deadline=lv.accept_deadline,
-                accepted_at=lv.accepted_at,
-                left_at=lv.left_at,
-                outcome=lv.outcome.value if lv.outcome else None,
-                on_time=lv.on_time,
-                extended=lv.extended,
-                reason=lv.reason,
-            )
-            for lv in s.levels
-        ],
-        events=[
-            EventOut(
-                seq=e.seq,
-                type=e.type.value,
-                label=labels.EVENT.get(e.type.value, e.type.value),
-                at=e.at,
-                actor=ActorOut(
-                    user=e.actor.user,
-                    role=e.actor.role.value,
-                    unit=e.actor.unit_code,
-                    department=e.actor.department_code,
-                    name=e.actor.name,
-                ),
-                level=e.level,
-                unit=e.unit,
-                data=dict(e.data),
-            )
-            for e in s.events
-        ],
-        departments=[
-            DepartmentCallOut(
-                department=d.department,
-                name=d.name,
-                whistled_at=d.whistled_at,
-                report_deadline=d.report_deadline,
-                reported_at=d.reported_at,
-                on_time=d.on_time,
-                contribution=d.contribution,
-            )
-            for d in s.departments
-        ],
-        resolution=(
-            ResolutionOut(
-                level=s.resolution.level,
-                unit=s.resolution.unit,
-                unit_name=s.resolution.unit_name,
-                summary=s.resolution.summary,
-                at=s.resolution.at,
-            )
-            if s.resolution
-            else None
-        ),
-        feedback=(
-            FeedbackOut(
-                solved=s.feedback.solved,
-                satisfaction=s.feedback.satisfaction.value,
-                comment=s.feedback.comment,
-                at=s.feedback.at,
-            )
-            if s.feedback
-            else None
-        ),
-        source="live",
-    )
-
-
-def _live_deadline(state: IssueState) -> datetime | None:
-    if state.status is Status.AWAITING_FEEDBACK:
-        return state.feedback_deadline
-    if state.status in OPEN_STATUSES:
-        return state.current.deadline
-    return None
-
-
-def _row_deadline(row: Issue) -> datetime | None:
-    """The row keeps its last level's deadline; it is the issue's deadline only while a unit
-    handles it (a finished issue has none, and the feedback window is not in the row)."""
-    if row.status in (Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value):
-        return row.deadline
-    return None
-
-
-def detail_from_row(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
-    row = loaded.row
-    assert row is not None
-    levels = session.exec(
-        select(IssueLevel).where(IssueLevel.issue_id == row.id).order_by(col(IssueLevel.idx))
-    ).all()
-    events = session.exec(
-        select(IssueEvent).where(IssueEvent.issue_id == row.id).order_by(col(IssueEvent.seq))
-    ).all()
-    calls = session.exec(
-        select(IssueDepartment)
-        .where(IssueDepartment.issue_id == row.id)
-        .order_by(col(IssueDepartment.whistled_at), col(IssueDepartment.id))
-    ).all()
-    department_names = {
-        d.code: d.name
-        for d in session.exec(
-            select(Department).where(col(Department.code).in_({c.department_code for c in calls}))
-        )
-    }
-    registered_code = [c for c in row.registered_unit_path.split("/") if c][-1]
-    names = _unit_names(session, {row.unit_code, registered_code})
-    phone = row.reporter_phone
-    feedback = None
-    if row.feedback_satisfaction is not None or row.feedback_solved is not None:
-        feedback = FeedbackOut(
-            solved=row.feedback_solved,
-            satisfaction=row.feedback_satisfaction,
-            comment=row.feedback_comment,
-            at=row.feedback_at,
-        )
-    return IssueDetail(
-        id=row.id,
-        tracking_code=row.tracking_code,
-        category=row.category,
-        category_name=_category_name(session, row.category),
-        title=row.title,
-        description=row.description,
-        urgency=row.urgency,
-        channel=row.channel,
-        status=Status(row.status),
-        status_label=labels.STATUS.get(row.status, row.status),
-        level=row.level,
-        unit=UnitOut(code=row.unit_code, name=names.get(row.unit_code, row.unit_code)),
-        registered_unit=UnitOut(
-            code=registered_code, name=names.get(registered_code, registered_code)
-        ),
-        deadline=_row_deadline(row),
-        overdue=row.overdue,
-        provisional=row.provisional,
-        reporter=ReporterOut(
-            name=row.reporter_name,
-            phone=phone if principal.sees_phone(loaded.scope) else mask_phone(phone),
-        ),
-        location=row.location,
-        attachments=list(row.attachments),
-        registered_at=row.registered_at,
-        closed_at=row.closed_at,
-        levels=[
-            LevelOut(
-                level=lv.level,
-                unit=lv.unit_code,
-                unit_name=lv.unit_name,
-                entered_at=lv.entered_at,
-                deadline=lv.deadline,
-                accept_deadline=lv.accept_deadline,
-                accepted_at=lv.accepted_at,
-                left_at=lv.left_at,
-                outcome=lv.outcome,
-                on_time=lv.on_time,
-                extended=lv.extended,
-                reason=lv.reason,
-            )
-            for lv in levels
-        ],
-        events=[
-            EventOut(
-                seq=e.seq,
-                type=e.type,
-                label=labels.EVENT.get(e.type, e.type),
-                at=e.at,
-                actor=ActorOut(
-                    user=e.actor_user,
-                    role=e.actor_role,
-                    unit=e.actor_unit,
-                    department=e.actor_department,
-                    name=e.actor_name,
-                ),
-                level=e.level,
-                unit=e.unit_code,
-                data=dict(e.data),
-            )
-            for e in events
-        ],
-        departments=[
-            DepartmentCallOut(
-                department=c.department_code,
-                name=department_names.get(c.department_code, c.department_code),
-                whistled_at=c.whistled_at,
-                report_deadline=c.report_deadline,
-                reported_at=c.reported_at,
-                on_time=c.on_time,
-                contribution=c.contribution,
-            )
-            for c in calls
-        ],
-        resolution=(
-            ResolutionOut(
-                level=row.resolution_level,
-                unit=row.resolution_unit or "",
-                unit_name=row.resolution_unit_name,
-                summary=row.resolution_summary,
-                at=row.resolved_at,
-            )
-            if row.resolution_level
-            else None
-        ),
-        feedback=feedback,
-        source="record",
-    )
-
-
-def detail(session: Session, principal: Principal, loaded: Loaded) -> IssueDetail:
-    if loaded.state is not None:
-        return detail_from_state(session, principal, loaded)
-    return detail_from_row(session, principal, loaded)
-
-
 # ---- lists --------------------------------------------------------------------------------------
 
 
@@ -743,6 +379,15 @@ def list_issues(
     )
 
 
+def _row_deadline(row: Issue) -> datetime | None:
+    """The deadline that matters now: the feedback window, the level's, or none."""
+    if row.status == Status.AWAITING_FEEDBACK.value:
+        return row.feedback_deadline
+    if row.status in (Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value):
+        return row.deadline
+    return None
+
+
 def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
     return IssueSummary(
         id=row.id,
@@ -763,17 +408,6 @@ def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
 
 # ---- actions ------------------------------------------------------------------------------------
 
-# Why a caller who can read an issue may not take an action on it (403 detail).
-_REFUSALS = {
-    "report": "只有被吹哨且尚未报到的部门可以报到",
-    "extension_decision": "延期须由上级单位负责人审批",
-    "supervise": "只有督查人员或上级单位负责人可以督办",
-    "feedback": "无权录入回访评价",
-    "withdraw": "只有群众本人或当前承办单位可以撤回",
-    "transfer": "只有当前承办单位或其上级负责人可以转派",
-}
-
-
 def request_id(
     principal: Principal, issue_id: str, action: str, idempotency_key: str | None
 ) -> str:
@@ -782,17 +416,6 @@ def request_id(
         return uuid.uuid4().hex
     name = f"{principal.username}\n{issue_id}\n{action}\n{idempotency_key}"
     return uuid.uuid5(_ACTION_NS, name).hex
-
-
-def authorise(principal: Principal, action: str, loaded: Loaded) -> None:
-    """Refuse before Temporal: 409 on a finished issue, 403 outside the caller's jurisdiction."""
-    scope = loaded.scope
-    if not scope.is_open:
-        raise ProblemError(409, f"事项{labels.STATUS[scope.status.value]}", slug="rejected")
-    if not principal.may(action, scope):
-        metrics.ISSUE_ACTIONS.labels(action, "forbidden").inc()
-        unit = loaded.state.unit.name if loaded.state else scope.unit_code
-        raise forbidden(_REFUSALS.get(action, f"事项当前在{unit}，只有该单位可以办理"))
 
 
 async def execute(temporal: Client, issue_id: str, update: str, action: Action) -> ActionOut:

@@ -375,6 +375,7 @@ class FeedbackRecord:
     comment: str | None
     at: datetime
     by: str
+    by_role: Role = Role.CITIZEN  # the citizen, or staff recording a phone 回访 (callback)
 
 
 @dataclass
@@ -385,9 +386,43 @@ class PendingExtension:
     requested_by: str
 
 
+class ClockKind(StrEnum):
+    """Which clock a decision waits for before it is complete (computed by an activity)."""
+
+    TERMS = "terms"  # the policy of the issue, at registration
+    LEVEL = "level"  # the clocks of a stay at a level
+    FEEDBACK_WINDOW = "feedback_window"  # after a resolve
+    REPORT = "report"  # departments' report deadline after a whistle
+    EXTENSION = "extension"  # the new deadline of an approved extension
+    OVERDUE = "overdue"  # the first 督办 reminder at the ceiling
+    REMINDER = "reminder"  # the next 督办 reminder
+
+
+@dataclass
+class ClockNeed:
+    """A decision taken, waiting for the clock that completes it.
+
+    Handlers and clocks decide synchronously; what a decision needs from the calendar is computed
+    by the run loop (a local activity) and handed back to the same pure core.
+    """
+
+    kind: ClockKind
+    at: datetime  # the instant of the decision: the clock counts from here
+    actor: Actor
+    reason: str = ""  # a level's entry: registered | escalated | transferred | reopened
+    note: str | None = None
+    whistle: Whistle | None = None
+    decision: ExtensionDecision | None = None
+    summary: str | None = None  # a resolve's summary
+
+
 @dataclass
 class IssueState:
-    """The whole live state of one issue: what the query returns and continue-as-new carries."""
+    """The whole live state of one issue: what the query returns and continue-as-new carries.
+
+    Bounded: ``events`` and ``outbox`` hold only what the next record writes (the read model keeps
+    the audit trail), and every other list has a cap in ``domain.lifecycle.limits``.
+    """
 
     issue: NewIssue
     terms: Terms | None = None
@@ -410,6 +445,13 @@ class IssueState:
     closed_at: datetime | None = None
     applied_requests: list[str] = field(default_factory=list)  # recent request ids (dedupe)
     next_seq: int = 1
+    recorded_seq: int = 1  # events before this seq are in the read model
+    awaiting: ClockNeed | None = None  # a decision waiting for its clock
+    outbox: list[Notice] = field(default_factory=list)  # notices the next record writes
+    updated_at: datetime | None = None
+    progress_notes: int = 0
+    transfers: int = 0
+    overdue_reminders: int = 0
 
     @property
     def current(self) -> LevelRecord:
@@ -492,7 +534,8 @@ class Notice:
 
 @dataclass
 class Snapshot:
-    """What the recorder writes: the whole state after a step, and the events not yet written."""
+    """What the recorder writes: the state after a batch of decisions, with the events and the
+    notices (``state.outbox``) that batch produced."""
 
     state: IssueState
     from_seq: int  # events with seq >= from_seq are new since the last record

@@ -238,6 +238,9 @@ class Issue(SQLModel, table=True):
     level: str = Field(index=True)
     status: str = Field(index=True)
     deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The feedback window while the issue awaits feedback (the row's deadline stays the level's).
+    feedback_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    feedback_by_role: str | None = None  # citizen, or the staff role that recorded a 回访
     overdue: bool = False
     provisional: bool = False  # the current deadline is past the official calendar
     registered_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api import issues
+from api import issue_detail, issues
 from api.deps import (
     API_PREFIX,
     CurrentPrincipal,
@@ -23,7 +23,7 @@ from api.deps import (
     citizen_access,
     in_thread,
 )
-from api.problems import invalid, responses, unauthorized
+from api.problems import forbidden, invalid, responses, unauthorized
 from api.schemas import (
     AcceptIn,
     ActionOut,
@@ -58,6 +58,7 @@ from domain.models import (
     Progress,
     Report,
     Resolve,
+    Role,
     Status,
     Supervise,
     Term,
@@ -70,6 +71,7 @@ from domain.policy import parse_iso_duration
 from settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/issues", tags=["issues"])
+LIVE_READERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 IssueId = Annotated[str, Path(description="事项 id（32位十六进制）", max_length=64)]
 IdempotencyKey = Annotated[
@@ -147,17 +149,28 @@ async def track_issue(
     """群众凭查询码和查询密码查看本人事项的办理情况。"""
     citizen = await citizen_access(session, settings, body.tracking_code, body.pin)
     assert citizen is not None and citizen.issue_id is not None
-    loaded = await issues.load(session, temporal, citizen, citizen.issue_id)
-    return await in_thread(issues.detail, session, citizen, loaded)
+    loaded = await issue_detail.load(session, citizen, citizen.issue_id)
+    return await in_thread(issue_detail.detail, session, citizen, loaded)
 
 
 @router.get("/{issue_id}", response_model=IssueDetail, responses=responses(401, 404))
 async def read_issue(
+    issue_id: IssueId, principal: CurrentPrincipal, session: SessionDep
+) -> IssueDetail:
+    """事项详情（读模型）：办理操作在记录写入后才应答，操作后即可读到；辖区外一律 404。"""
+    loaded = await issue_detail.load(session, principal, issue_id)
+    return await in_thread(issue_detail.detail, session, principal, loaded)
+
+
+@router.get("/{issue_id}/live", response_model=IssueDetail, responses=responses(401, 403, 404, 503))
+async def read_issue_live(
     issue_id: IssueId, principal: CurrentPrincipal, session: SessionDep, temporal: TemporalDep
 ) -> IssueDetail:
-    """事项详情：办理中的来自流程实时状态，已结束的来自读模型；辖区外的事项一律 404。"""
-    loaded = await issues.load(session, temporal, principal, issue_id)
-    return await in_thread(issues.detail, session, principal, loaded)
+    """督查：直接查询运行中的流程的实时状态（与详情同一结构；已结束的事项来自读模型）。"""
+    if principal.role not in LIVE_READERS:
+        raise forbidden("只有督查人员和管理员可以查询流程实时状态")
+    loaded = await issue_detail.load_live(session, temporal, principal, issue_id)
+    return await in_thread(issue_detail.detail, session, principal, loaded)
 
 
 # ---- actions ------------------------------------------------------------------------------------
@@ -187,8 +200,8 @@ class Acting:
         who = principal or self.principal
         if who is None:
             raise unauthorized()
-        loaded = await issues.load(self.session, self.temporal, who, self.issue_id)
-        issues.authorise(who, update, loaded)
+        loaded = await issue_detail.load(self.session, who, self.issue_id)
+        issue_detail.authorise(who, update, loaded)
         rid = issues.request_id(who, self.issue_id, update, self.idempotency_key)
         return await issues.execute(self.temporal, self.issue_id, update, build(who.actor(), rid))
 

@@ -32,6 +32,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from api.issue_detail import events_of
 from domain.calendar import WorkCalendar, YearSchedule
 from domain.models import (
     Action,
@@ -197,9 +198,17 @@ class Harness:
         live = self.env.client.get_workflow_handle(handle.id, result_type=IssueState)
         if not await self.running(handle.id):
             final: IssueState = await live.result()
-            return final
+            return self.with_trail(final)
         result: IssueState = await live.query("state", result_type=IssueState)
-        return result
+        return self.with_trail(result)
+
+    def with_trail(self, state: IssueState) -> IssueState:
+        """The state with its whole audit trail, as ``GET /issues/{id}/live`` shows it: the
+        recorded events from the read model, then those the next record writes."""
+        with Session(self.engine) as session:
+            recorded = events_of(session, state.issue.issue_id)
+        state.events = [e for e in recorded if e.seq < state.recorded_seq] + state.events
+        return state
 
     async def running(self, workflow_id: str) -> bool:
         """Whether the latest run of a workflow id is running (the server's word, no query)."""

@@ -6,35 +6,26 @@ is the real one, so the week is found, not fixed) and states its deadlines worke
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
-from temporalio import activity
+from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType as EventType_
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.deadlines import Clocks
-from activities.notify import Notifier
-from domain.calendar import WorkCalendar
 from domain.models import (
     Accept,
     ActionResult,
     Actor,
-    ClockRequest,
     Escalate,
     EventType,
     ExtensionDecision,
     ExtensionRequest,
     Feedback,
-    LevelClock,
-    Notice,
     Outcome,
     Progress,
     Report,
@@ -49,8 +40,6 @@ from domain.models import (
     Whistle,
     Withdraw,
 )
-from domain.policy import load_policy
-from store.tables import IssueEvent
 from store.units_import import ladder
 from tests.workflows.conftest import (
     COUNTY,
@@ -507,91 +496,31 @@ async def test_long_overdue_loop_continues_as_new_without_losing_state(
         await settled_read_model(h, issue)
 
 
-class SlowReminders(Notifier):
-    """The real notification activities, a reminder to accept taking a while to go out."""
-
-    @activity.defn(name="notify")
-    def notify(self, notice: Notice) -> list[int]:
-        if notice.kind == "accept_overdue":
-            time.sleep(4)
-        return super().notify(notice)
-
-
-class SlowLaterLevels(Clocks):
-    """The real clock activities, every level's clock after the first slow to compute."""
-
-    def __init__(self) -> None:
-        super().__init__(WorkCalendar(), load_policy("default"))
-        self.calls = 0
-
-    @activity.defn(name="level_clock")
-    def level_clock(self, req: ClockRequest) -> LevelClock:
-        self.calls += 1
-        if self.calls > 1:
-            time.sleep(5)
-        return super().level_clock(req)
-
-
-async def draining(h: Harness, issue: Any) -> None:
-    """Wait (a few seconds at most) until the run has recorded the missed acceptance and waits
-    only for its reminder to go out: the task after the record is completed and the one activity
-    pending is ``notify``.
-
-    The missed acceptance is read from the read model, not by a query: the run continues as new
-    once the reminder is out, and a query answered by the run that has just ended makes the
-    time-skipping server hold its clock (every later sleep and query then times out).
-    """
-    issue_id = issue.id.removeprefix("issue-")  # workflows.issue.workflow_id
-    missed = select(IssueEvent.seq).where(
-        IssueEvent.issue_id == issue_id, IssueEvent.type == EventType.ACCEPT_OVERDUE.value
-    )
-    for _ in range(200):
-        with Session(h.engine) as session:
-            recorded_missed = session.exec(missed).first() is not None
-        if recorded_missed:
-            described = await h.describe(issue.id)
-            pending = [a.activity_type.name for a in described.pending_activities]
-            history = await h.env.client.get_workflow_handle(issue.id).fetch_history()
-            kinds = [e.event_type for e in history.events]
-            done = EventType_.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-            # The task after the record's completion (not the one that scheduled it) is done.
-            since = kinds[: len(kinds) - 1][::-1]
-            previous = since[: since.index(done)] if done in since else since
-            recorded = EventType_.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in previous
-            if pending == ["notify"] and kinds[-1] == done and recorded:
-                return
-        await asyncio.sleep(0.02)
-
-
-async def test_an_update_accepted_while_the_run_drains_before_continuing_as_new_completes(
+async def test_actions_carry_across_runs_that_continue_as_new_after_every_step(
     env: WorkflowEnvironment, read_model: Any
 ) -> None:
-    # A run continues as new once its notices have gone out. An update accepted meanwhile (the
-    # issue is open) must finish in that run, never be cut off with it.
-    async with running_harness(
-        env, read_model, clocks=SlowLaterLevels(), notifier=SlowReminders, history_limit=1
-    ) as h:
+    # A run continues as new once nothing waits: no clock being computed, everything recorded,
+    # no handler running. With a history limit of one that is after every step; every action
+    # must still answer, and the state and the request memory carry over.
+    async with running_harness(env, read_model, history_limit=1) as h:
         await monday_nine(h)
         issue = await h.register()
         first = (await h.env.client.get_workflow_handle(issue.id).fetch_history()).events[0]
-        state = await h.state(issue)
-        # The accept deadline passes: the reminder goes out (slowly), and the run, far over its
-        # history limit, waits for it before continuing as new. The village passes the issue up
-        # meanwhile (the township's clock is slow to compute).
-        due = state.current.accept_deadline
-        sleeping = asyncio.create_task(h.sleep_until(due + timedelta(minutes=1)))
-        await draining(h, issue)
+        await h.act(issue, "accept", Accept(actor=clerk(VILLAGE), request_id="a-1"))
+        note = Progress(actor=clerk(VILLAGE), note="已到现场", request_id="p-1")
+        await h.act(issue, "progress", note)
+        again = await h.act(issue, "progress", note)
+        assert again.duplicate, "a retried request is remembered across runs"
         escalate = Escalate(actor=clerk(VILLAGE), reason="超出村级权限")
         result = await h.act(issue, "escalate", escalate)
-        await sleeping
         assert (result.status, result.unit) == (Status.PENDING_ACCEPT, TOWNSHIP)
         state = await h.state(issue)
         assert [lv.unit.code for lv in state.levels] == [VILLAGE, TOWNSHIP]
-        assert types(state).count(EventType.ESCALATED) == 1
+        assert types(state).count(EventType.PROGRESS) == 1
         latest = await h.env.client.get_workflow_handle(issue.id).fetch_history()
         assert latest.events[0] != first, "the run should have continued as new"
         await settled_read_model(h, issue)
-        # The runs replay as they ran (the one that waited carries the patch's marker).
         runs = await run_histories(h.env, issue)
+        assert len(runs) > 2
         for history in runs:
             await Replayer(workflows=[IssueWorkflow]).replay_workflow(history)

@@ -1,0 +1,86 @@
+"""Appending to an issue's audit trail and its outbox: the two things every transition leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.models import Actor, Event, EventType, IssueState, Notice, Status, UnitKind
+
+
+def live_deadline(state: IssueState) -> datetime | None:
+    """The deadline that matters now: the feedback window, the level's, or none."""
+    if state.status is Status.AWAITING_FEEDBACK:
+        return state.feedback_deadline
+    if state.status in (Status.PENDING_ACCEPT, Status.IN_PROGRESS) and state.levels:
+        return state.current.deadline
+    return None
+
+
+def plain(value: Any) -> Any:
+    """Event data stays JSON-plain: datetimes as ISO strings, stored as they are."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def event(
+    state: IssueState,
+    type_: EventType,
+    actor: Actor,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Append an event; returns its seq (unique per issue, never reused)."""
+    seq = state.next_seq
+    state.next_seq += 1
+    state.updated_at = at
+    state.events.append(
+        Event(
+            seq=seq,
+            type=type_,
+            at=at,
+            actor=actor,
+            level=state.current.level if state.levels else None,
+            unit=state.unit.code if state.ladder else None,
+            data={k: plain(v) for k, v in (data or {}).items()},
+        )
+    )
+    return seq
+
+
+def notice(
+    state: IssueState,
+    seq: int,
+    kind: str,
+    title: str,
+    *,
+    units: list[str] | None = None,
+    departments: list[str] | None = None,
+    supervisors_of: list[str] | None = None,
+    admins: bool = False,
+    text: str = "",
+) -> None:
+    """Leave a notice in the outbox: the next record writes it with the events, and the
+    dispatcher delivers it without holding up the issue."""
+    s = state
+    s.outbox.append(
+        Notice(
+            issue_id=s.issue.issue_id,
+            seq=seq,
+            kind=kind,
+            title=title,
+            text=text or s.issue.title,
+            units=units or [],
+            departments=departments or [],
+            supervisors_of=(supervisors_of or []) + ([s.ladder[-1].code] if admins else []),
+            level=s.current.level if s.levels else None,
+            deadline=live_deadline(s),
+            category=s.issue.category,
+            where=[u.name for u in s.issue.ladder if u.kind is not UnitKind.COUNTY],
+        )
+    )
+
+
+def unit_and_parent(state: IssueState) -> list[str]:
+    return [u.code for u in state.ladder[state.rung : state.rung + 2]]

@@ -1,0 +1,448 @@
+"""What each action and each clock does to an issue: pure changes to ``IssueState``.
+
+A transition changes the state, appends its events and leaves its notices in the outbox. Where it
+needs the calendar (a level's clocks, a feedback window, a report deadline) it leaves a
+``ClockNeed`` in ``state.awaiting``; the run loop computes the clock in an activity and hands it to
+``complete``, which finishes the transition. Nothing here awaits, reads a clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain import labels
+from domain.lifecycle import limits
+from domain.lifecycle.checks import open_call
+from domain.lifecycle.trail import event, live_deadline, notice
+from domain.models import (
+    SYSTEM_ACTOR,
+    Action,
+    Actor,
+    ClockKind,
+    ClockNeed,
+    Deadline,
+    DepartmentCall,
+    Escalate,
+    EventType,
+    ExtensionDecision,
+    ExtensionRequest,
+    Feedback,
+    FeedbackRecord,
+    IssueState,
+    LevelClock,
+    LevelRecord,
+    Outcome,
+    PendingExtension,
+    Progress,
+    Report,
+    Resolution,
+    Resolve,
+    Satisfaction,
+    Status,
+    Supervise,
+    Terms,
+    Transfer,
+    Whistle,
+    Withdraw,
+)
+
+
+def register(state: IssueState) -> None:
+    """A new issue: its policy terms come first, then its first level."""
+    issue = state.issue
+    state.awaiting = ClockNeed(ClockKind.TERMS, at=issue.registered_at, actor=issue.registered_by)
+
+
+def apply(state: IssueState, name: str, action: Action, now: datetime) -> None:
+    """Apply a checked action (``checks.check`` passed) at ``now``."""
+    if action.request_id:
+        memory = [*state.applied_requests, action.request_id]
+        state.applied_requests = memory[-limits.REQUEST_MEMORY :]
+    _ACTIONS[name](state, action, now)
+
+
+# ---- level transitions ----------------------------------------------------------------------
+
+
+def enter_level(
+    state: IssueState, reason: str, actor: Actor, at: datetime, note: str | None
+) -> None:
+    """Put the issue at ``state.unit``: its clocks first (``complete`` then records the entry)."""
+    state.awaiting = ClockNeed(ClockKind.LEVEL, at=at, actor=actor, reason=reason, note=note)
+
+
+def _entered(state: IssueState, need: ClockNeed, clock: LevelClock) -> None:
+    s = state
+    level = s.unit.kind.value
+    s.levels.append(
+        LevelRecord(
+            level=level,
+            unit=s.unit,
+            entered_at=need.at,
+            deadline=clock.deadline.at,
+            accept_deadline=clock.accept_deadline.at,
+            provisional=clock.deadline.provisional,
+            reason=need.reason,
+            warnings=list(clock.warnings),
+            transfer_until=clock.transfer_until.at,
+        )
+    )
+    s.status = Status.PENDING_ACCEPT
+    s.pending_extension = None
+    s.overdue_since = None
+    s.next_overdue_reminder = None
+    seq = event(
+        s,
+        EventType.LEVEL_ENTERED,
+        need.actor,
+        need.at,
+        {
+            "reason": need.reason,
+            "deadline": clock.deadline.at,
+            "accept_deadline": clock.accept_deadline.at,
+            "provisional": clock.deadline.provisional,
+            **({"note": need.note} if need.note else {}),
+        },
+    )
+    title = f"新{labels.LEVEL.get(level, level)}事项：{s.issue.title}"
+    notice(s, seq, "level_entered", title, units=[s.unit.code])
+    if clock.deadline.provisional:
+        text = clock.deadline.reason or ""
+        notice(s, seq, "calendar_provisional", "期限按暂定日历计算", admins=True, text=text)
+
+
+def leave_level(state: IssueState, outcome: Outcome, at: datetime) -> LevelRecord:
+    lvl = state.current
+    lvl.left_at = at
+    lvl.outcome = outcome
+    # A timer fires at the deadline itself, so "<=" would call a timeout punctual.
+    lvl.on_time = outcome is not Outcome.ESCALATED_ON_TIMEOUT and at <= lvl.deadline
+    # A request still waiting for its decision lapses with the level it was asked for.
+    state.pending_extension = None
+    return lvl
+
+
+def escalate(state: IssueState, outcome: Outcome, actor: Actor, reason: str, at: datetime) -> None:
+    s = state
+    left = leave_level(s, outcome, at) if s.current.outcome is None else s.current
+    s.rung += 1
+    data = {
+        "outcome": outcome.value,
+        "reason": reason,
+        "from_unit": left.unit.code,
+        "to_unit": s.unit.code,
+    }
+    event(s, EventType.ESCALATED, actor, at, data)
+    enter_level(s, "escalated", actor, at, reason)
+
+
+def close(state: IssueState, at: datetime) -> None:
+    s = state
+    s.status = Status.CLOSED
+    s.closed_at = at
+    resolution = s.resolution
+    data = {
+        "resolution_level": resolution.level if resolution else None,
+        "resolution_unit": resolution.unit if resolution else None,
+        "feedback": s.feedback is not None,
+    }
+    event(s, EventType.CLOSED, SYSTEM_ACTOR, at, data)
+
+
+# ---- actions --------------------------------------------------------------------------------
+
+
+def _accept(s: IssueState, a: Action, now: datetime) -> None:
+    lvl = s.current
+    lvl.accepted_at = now
+    lvl.accepted_on_time = now <= lvl.accept_deadline
+    s.status = Status.IN_PROGRESS
+    event(s, EventType.ACCEPTED, a.actor, now, {"on_time": lvl.accepted_on_time})
+
+
+def _progress(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Progress)
+    s.progress_notes += 1
+    event(s, EventType.PROGRESS, a.actor, now, {"note": a.note})
+
+
+def _resolve(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Resolve)
+    lvl = leave_level(s, Outcome.RESOLVED, now)
+    s.resolution = Resolution(
+        level=lvl.level,
+        unit=lvl.unit.code,
+        unit_name=lvl.unit.name,
+        summary=a.summary,
+        at=now,
+        by=a.actor.user,
+    )
+    s.status = Status.AWAITING_FEEDBACK
+    s.next_overdue_reminder = None
+    s.awaiting = ClockNeed(ClockKind.FEEDBACK_WINDOW, at=now, actor=a.actor, summary=a.summary)
+
+
+def _resolved(s: IssueState, need: ClockNeed, window: Deadline) -> None:
+    s.feedback_deadline = window.at
+    lvl = s.levels[-1]
+    data = {"summary": need.summary, "on_time": lvl.on_time, "feedback_until": window.at}
+    seq = event(s, EventType.RESOLVED, need.actor, need.at, data)
+    title = f"已办结，待回访评价：{s.issue.title}"
+    notice(s, seq, "resolved", title, units=[lvl.unit.code])
+
+
+def _escalate(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Escalate)
+    escalate(s, Outcome.ESCALATED_ON_REQUEST, a.actor, a.reason, now)
+
+
+def _whistle(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Whistle)
+    s.awaiting = ClockNeed(ClockKind.REPORT, at=now, actor=a.actor, whistle=a)
+
+
+def _whistled(s: IssueState, need: ClockNeed, due: Deadline) -> None:
+    a = need.whistle
+    assert a is not None and s.terms is not None
+    for code in a.departments:
+        s.departments.append(
+            DepartmentCall(
+                department=code,
+                name=a.department_names.get(code, code),
+                level=s.current.level,
+                unit=s.unit.code,
+                whistled_at=need.at,
+                report_deadline=due.at,
+            )
+        )
+    data = {"departments": a.departments, "reason": a.reason, "report_deadline": due.at}
+    seq = event(s, EventType.WHISTLED, a.actor, need.at, data)
+    title = f"吹哨：请于{s.terms.report.label()}内报到 — {s.issue.title}"
+    notice(s, seq, "whistle", title, departments=list(a.departments))
+
+
+def _report(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Report)
+    call = open_call(s, a.actor.department_code or "")
+    assert call is not None  # checked
+    call.reported_at = now
+    call.on_time = now <= call.report_deadline
+    call.contribution = a.contribution
+    data = {"department": call.department, "on_time": call.on_time, "contribution": a.contribution}
+    seq = event(s, EventType.REPORTED, a.actor, now, data)
+    notice(s, seq, "reported", f"{call.name}已报到", units=[call.unit])
+
+
+def _extension(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, ExtensionRequest)
+    s.current.extension_requested = True
+    s.pending_extension = PendingExtension(
+        term=a.term, reason=a.reason, requested_at=now, requested_by=a.actor.user
+    )
+    data = {"term": a.term.label(), "reason": a.reason}
+    seq = event(s, EventType.EXTENSION_REQUESTED, a.actor, now, data)
+    title = f"延期申请待审批（{a.term.label()}）：{s.issue.title}"
+    notice(s, seq, "extension_requested", title, units=[decider_unit(s)])
+
+
+def decider_unit(s: IssueState) -> str:
+    """Who decides the current unit's extensions: the parent, or the ceiling itself."""
+    return s.ladder[min(s.rung + 1, len(s.ladder) - 1)].code
+
+
+def _extension_decision(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, ExtensionDecision)
+    if a.approve:
+        s.awaiting = ClockNeed(ClockKind.EXTENSION, at=now, actor=a.actor, decision=a)
+        return
+    s.pending_extension = None
+    data = {"approve": False, "comment": a.comment}
+    _extension_decided(s, a, now, data)
+
+
+def _extended(s: IssueState, need: ClockNeed, new: Deadline) -> None:
+    a = need.decision
+    pending = s.pending_extension
+    assert a is not None and pending is not None and s.terms is not None
+    s.pending_extension = None
+    lvl = s.current
+    granted = a.term or pending.term
+    old = lvl.deadline
+    lvl.deadline = new.at
+    lvl.extended = True
+    lvl.provisional = lvl.provisional or new.provisional
+    # The warnings not yet sent move with the deadline, at the same fractions.
+    span = new.at - lvl.entered_at
+    lvl.warnings = lvl.warnings[: lvl.warnings_sent] + [
+        lvl.entered_at + span * f for f in s.terms.warnings[lvl.warnings_sent :]
+    ]
+    data = {
+        "approve": True,
+        "comment": a.comment,
+        "term": granted.label(),
+        "old_deadline": old,
+        "new_deadline": new.at,
+    }
+    _extension_decided(s, a, need.at, data)
+
+
+def _extension_decided(
+    s: IssueState, a: ExtensionDecision, at: datetime, data: dict[str, Any]
+) -> None:
+    seq = event(s, EventType.EXTENSION_DECIDED, a.actor, at, data)
+    verdict = "批准" if a.approve else "不批准"
+    notice(s, seq, "extension_decided", f"延期申请{verdict}：{s.issue.title}", units=[s.unit.code])
+
+
+def _transfer(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Transfer)
+    leave_level(s, Outcome.TRANSFERRED, now)
+    old = s.unit
+    s.ladder = list(a.ladder)
+    s.rung = 0
+    s.transfers += 1
+    data = {"from_unit": old.code, "to_unit": s.unit.code, "reason": a.reason}
+    event(s, EventType.TRANSFERRED, a.actor, now, data)
+    enter_level(s, "transferred", a.actor, now, a.reason)
+
+
+def _supervise(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Supervise)
+    seq = event(s, EventType.SUPERVISED, a.actor, now, {"note": a.note})
+    notice(s, seq, "supervised", f"督办：{s.issue.title}", units=[s.unit.code])
+
+
+def _feedback(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Feedback)
+    record = FeedbackRecord(
+        solved=a.solved,
+        satisfaction=a.satisfaction,
+        comment=a.comment,
+        at=now,
+        by=a.actor.user,
+        by_role=a.actor.role,
+    )
+    s.feedback = record
+    s.feedback_history.append(record)
+    s.feedback_deadline = None
+    data = {
+        "solved": a.solved,
+        "satisfaction": a.satisfaction.value,
+        "comment": a.comment,
+        "by_role": a.actor.role.value,
+    }
+    event(s, EventType.FEEDBACK, a.actor, now, data)
+    if a.solved and a.satisfaction is not Satisfaction.UNSATISFIED:
+        close(s, now)
+        return
+    resolved_at = s.current.unit
+    reopened = resolved_at.code in s.reopened_at_level
+    if reopened and s.at_ceiling:
+        # No one is above the ceiling: the issue closes with the dissatisfaction on record.
+        close(s, now)
+        return
+    # Turned down: no resolution stands until someone resolves the issue again (the one turned
+    # down stays in the events and the level's outcome).
+    s.resolution = None
+    if not reopened:
+        # 重办: once at the same level.
+        s.reopened_at_level.append(resolved_at.code)
+        event(s, EventType.REOPENED, a.actor, now, {"unit": resolved_at.code})
+        enter_level(s, "reopened", a.actor, now, "群众不满意，重办")
+    else:
+        escalate(s, Outcome.RESOLVED, a.actor, "重办后群众仍不满意，上报上级", now)
+
+
+def _withdraw(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, Withdraw)
+    leave_level(s, Outcome.WITHDRAWN, now)
+    s.status = Status.WITHDRAWN
+    s.closed_at = now
+    s.next_overdue_reminder = None
+    seq = event(s, EventType.WITHDRAWN, a.actor, now, {"reason": a.reason})
+    notice(s, seq, "withdrawn", f"群众已撤回：{s.issue.title}", units=[s.unit.code])
+
+
+_ACTIONS: dict[str, Callable[[IssueState, Action, datetime], None]] = {
+    "accept": _accept,
+    "progress": _progress,
+    "resolve": _resolve,
+    "escalate": _escalate,
+    "whistle": _whistle,
+    "report": _report,
+    "extension": _extension,
+    "extension_decision": _extension_decision,
+    "transfer": _transfer,
+    "supervise": _supervise,
+    "feedback": _feedback,
+    "withdraw": _withdraw,
+}
+
+
+# ---- clocks computed: the transitions they complete --------------------------------------------
+
+
+def complete(state: IssueState, result: Terms | LevelClock | Deadline) -> None:
+    """Finish the transition waiting in ``state.awaiting`` with the clock computed for it."""
+    need = state.awaiting
+    assert need is not None
+    state.awaiting = None
+    if need.kind is ClockKind.TERMS:
+        assert isinstance(result, Terms)
+        _registered(state, need, result)
+    elif need.kind is ClockKind.LEVEL:
+        assert isinstance(result, LevelClock)
+        _entered(state, need, result)
+    else:
+        assert isinstance(result, Deadline)
+        _DEADLINES[need.kind](state, need, result)
+
+
+def _registered(s: IssueState, need: ClockNeed, terms: Terms) -> None:
+    issue = s.issue
+    s.terms = terms
+    data = {
+        "category": issue.category,
+        "urgency": issue.urgency.value,
+        "channel": issue.channel.value,
+        "tracking_code": issue.tracking_code,
+        "policy": terms.policy,
+    }
+    event(s, EventType.REGISTERED, need.actor, need.at, data)
+    enter_level(s, "registered", need.actor, need.at, None)
+
+
+def _overdue(s: IssueState, need: ClockNeed, reminder: Deadline) -> None:
+    s.next_overdue_reminder = reminder.at
+    data = {
+        "deadline": s.current.deadline,
+        "next_reminder": reminder.at,
+        **({"extension_lapsed": True} if need.note == "extension_lapsed" else {}),
+    }
+    seq = event(s, EventType.OVERDUE, SYSTEM_ACTOR, need.at, data)
+    units = [s.unit.code]
+    notice(s, seq, "overdue", f"超期：{s.issue.title}", units=units, supervisors_of=units)
+
+
+def _reminded(s: IssueState, need: ClockNeed, reminder: Deadline) -> None:
+    s.next_overdue_reminder = reminder.at
+    s.overdue_reminders += 1
+    data = {"since": s.overdue_since, "next_reminder": reminder.at, "count": s.overdue_reminders}
+    seq = event(s, EventType.OVERDUE_REMINDER, SYSTEM_ACTOR, need.at, data)
+    units = [s.unit.code]
+    notice(
+        s, seq, "overdue_reminder", f"超期督办：{s.issue.title}", units=units, supervisors_of=units
+    )
+
+
+_DEADLINES: dict[ClockKind, Callable[[IssueState, ClockNeed, Deadline], None]] = {
+    ClockKind.FEEDBACK_WINDOW: _resolved,
+    ClockKind.REPORT: _whistled,
+    ClockKind.EXTENSION: _extended,
+    ClockKind.OVERDUE: _overdue,
+    ClockKind.REMINDER: _reminded,
+}
+
+__all__ = ["apply", "close", "complete", "escalate", "live_deadline", "register"]
