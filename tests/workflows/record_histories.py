@@ -284,7 +284,7 @@ SCENARIOS: list[Scenario] = [
     closed_without_feedback,
     withdrawn,
 ]
-CONTINUE_AS_NEW_LIMIT = 150  # history events before the run continues as new
+CONTINUE_AS_NEW_LIMIT = 40  # history events before the run continues as new
 
 
 def official_calendar(day: date) -> WorkCalendar:

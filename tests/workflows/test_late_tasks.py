@@ -12,8 +12,8 @@ Nondeterminism``, seen as a timer in the history where the replay scheduled an a
 These tests make such histories from the recorded ones: from a task that applied an activity's
 result or a timer's firing and then set a timer, every event moves later, past the clock that
 timer waited for, as if that task had reached the worker that late. Today's code must replay
-them (patch "commands-free-of-task-time"); the code from before replays them with another
-command, which is the failure the patch removed.
+them (a clock already due still gets a timer; clocks fire at their timer's instant); a loop that
+acts at the task's own time replays them with another command (``ActsAtOnceWhenDue``).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.workflows.conftest import histories_of, load_history
+from tests.workflows.altered_issue import ActsAtOnceWhenDue
 from workflows.issue import IssueWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 TODAY = sorted(HISTORIES.glob("*.json.gz"))
-BEFORE = sorted((HISTORIES / "legacy").glob("*.before-task-time-free.json.gz"))
 LATE = timedelta(seconds=1)  # past the clock, by this much
 
 
@@ -99,7 +99,7 @@ def _moved(events: list[HistoryEvent], start: int, shift: timedelta) -> list[His
     return moved
 
 
-async def replay_failures(files: list[Path]) -> list[str]:
+async def replay_failures(files: list[Path], workflow: type = IssueWorkflow) -> list[str]:
     """Replay late-task variants of the histories in ``files`` (one worker for all): the first
     two of each kind per history (replays cost about 0.1 s each; later variants mostly repeat
     the late stretch of the earlier ones)."""
@@ -111,9 +111,9 @@ async def replay_failures(files: list[Path]) -> list[str]:
             if taken[kind] <= 2:
                 name = f"{file.name}, {kind} applied by the task at event {event_id}"
                 variants.append(WorkflowHistory(name, list(variant.events)))
-        assert taken, f"{file.name}: no task applies a result or a timer, then waits"
 
-    replayer = Replayer(workflows=[IssueWorkflow])
+    assert len(variants) >= 10, "too few tasks apply a timer's firing, then wait"
+    replayer = Replayer(workflows=[workflow])
     async with replayer.workflow_replay_iterator(histories_of(variants)) as results:
         return [
             f"{result.history.workflow_id}: {result.replay_failure}"
@@ -128,9 +128,8 @@ async def test_a_task_applied_late_issues_the_same_commands() -> None:
     assert not failures, "\n".join(failures)
 
 
-async def test_before_the_patch_a_late_task_set_no_timer_for_a_clock_already_due() -> None:
-    # The failure the patch removed: the old loop skipped the timer for a clock already due and
-    # acted at once, so a late task issued an activity where the history holds a timer.
-    assert BEFORE, "the histories recorded before the patch are kept in histories/legacy"
-    failures = await replay_failures(BEFORE)
-    assert any("TimerStarted" in f and "Nondeterminism" in f for f in failures), failures
+async def test_a_loop_acting_at_the_tasks_own_time_fails_on_late_tasks() -> None:
+    # The failure the rule removes: a loop that sets no timer for a clock already due acts at
+    # once, so a late task issues a local activity where the history holds a timer.
+    failures = await replay_failures(TODAY, ActsAtOnceWhenDue)
+    assert any("Nondeterminism" in f for f in failures), failures

@@ -509,7 +509,7 @@ async def state_of(h: Harness, issue: WorkflowHandle[Any, Any]) -> IssueState:
             continue
         if state.status not in OPEN_STATUSES:
             await asyncio.wait_for(live.result(), timeout=30)
-        return state
+        return h.with_trail(state)
     raise AssertionError("unreachable")
 
 
