@@ -38,6 +38,7 @@ from api.schemas import (
     UnitOut,
 )
 from api.security import hash_pin, pin_for, tracking_code_for
+from api.updates import admitted
 from domain import labels
 from domain.models import (
     OPEN_STATUSES,
@@ -193,6 +194,12 @@ async def start_and_handshake(
 ) -> ActionResult:
     """Start the issue's workflow and wait for its ``registered`` handshake, in one request to
     the server (update-with-start): a retry while the run is open joins it."""
+    return await admitted(lambda: _update_with_start(temporal, settings, issue))
+
+
+async def _update_with_start(
+    temporal: Client, settings: Settings, issue: NewIssue
+) -> ActionResult:
     starting: WithStartWorkflowOperation[Any, IssueState] = WithStartWorkflowOperation(
         WORKFLOW_NAME,
         IssueStart(issue=issue),
@@ -290,7 +297,11 @@ def readable(session: Session, principal: Principal) -> ColumnElement[bool]:
     """The SQL twin of ``Principal.can_read``: the issues a caller may see in a list."""
     if principal.role is Role.DEPARTMENT and principal.department_code:
         code = principal.department_code
-        categories = [c.code for c in session.exec(select(Category)).all() if code in c.departments]
+        categories = [
+            c.code
+            for c in session.exec(select(Category)).all()
+            if c.notify_departments and code in c.departments
+        ]
         called = select(IssueDepartment.issue_id).where(IssueDepartment.department_code == code)
         return or_(col(Issue.id).in_(called), col(Issue.category).in_(categories))
     if principal.role is Role.CITIZEN and principal.issue_id:
@@ -421,12 +432,14 @@ def request_id(
 async def execute(temporal: Client, issue_id: str, update: str, action: Action) -> ActionOut:
     """Send the action to the issue's workflow; its validators are the last word (409)."""
     try:
-        result: ActionResult = await handle_of(temporal, issue_id).execute_update(
-            update,
-            action,
-            id=action.request_id,
-            result_type=ActionResult,
-            rpc_timeout=RPC_TIMEOUT,
+        result: ActionResult = await admitted(
+            lambda: handle_of(temporal, issue_id).execute_update(
+                update,
+                action,
+                id=action.request_id,
+                result_type=ActionResult,
+                rpc_timeout=RPC_TIMEOUT,
+            )
         )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:

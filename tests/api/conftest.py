@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from api.issue_detail import events_of
 from api.main import create_app
 from domain.models import IssueState
 from settings import Environment, Settings
@@ -170,8 +171,12 @@ class Api:
         return await self.http.get(path, headers=await self.headers(as_user), params=params)
 
     async def state(self, issue_id: str) -> IssueState:
+        """The live state with its whole audit trail (recorded events, then unrecorded ones)."""
         handle = self.env.client.get_workflow_handle(workflow_id(issue_id))
         state: IssueState = await handle.query("state", result_type=IssueState)
+        with Session(self.engine) as session:
+            recorded = events_of(session, issue_id)
+        state.events = [e for e in recorded if e.seq < state.recorded_seq] + state.events
         return state
 
     async def settled(self, issue_id: str) -> Issue:

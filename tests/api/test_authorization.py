@@ -20,7 +20,7 @@ LEADER_IN = f"township-{TOWNSHIP}"  # the parent township
 LEADER_OUT = f"township-{OTHER_TOWNSHIP}"
 SUPERVISOR = "county-supervisor"
 ADMIN = "county-admin"
-DEPT_IN = "dept-zhenan-zhujian"  # named by the sanitation category
+DEPT_IN = "dept-zhenan-zhujian"  # named by the sanitation category, which calls in on whistle only
 DEPT_OUT = "dept-zhenan-gongan"  # neither named nor called
 DEPT_CALLED = "dept-zhenan-shuili"  # whistled in at stage "whistled"
 CITIZEN = "citizen"
@@ -52,7 +52,7 @@ MATRIX: list[tuple[str, str, str | None, int]] = [
     ("read", "registered", LEADER_OUT, 404),
     ("read", "registered", SUPERVISOR, 200),
     ("read", "registered", ADMIN, 200),
-    ("read", "registered", DEPT_IN, 200),
+    ("read", "registered", DEPT_IN, 404),  # named by the category, not called in
     ("read", "registered", DEPT_OUT, 404),
     ("read", "registered", CITIZEN, 200),
     ("read", "registered", WRONG_PIN, 401),
@@ -65,7 +65,7 @@ MATRIX: list[tuple[str, str, str | None, int]] = [
     ("accept", "registered", LEADER_IN, 403),
     ("accept", "registered", LEADER_OUT, 404),
     ("accept", "registered", SUPERVISOR, 403),
-    ("accept", "registered", DEPT_IN, 403),
+    ("accept", "registered", DEPT_IN, 404),
     ("accept", "registered", DEPT_OUT, 404),
     ("accept", "registered", ANONYMOUS, 401),
     ("progress", "accepted", CLERK_IN, 200),
@@ -77,12 +77,12 @@ MATRIX: list[tuple[str, str, str | None, int]] = [
     ("escalate", "accepted", CLERK_IN, 200),
     ("escalate", "accepted", SUPERVISOR, 403),
     ("whistle", "accepted", CLERK_IN, 200),
-    ("whistle", "accepted", DEPT_IN, 403),
+    ("whistle", "accepted", DEPT_IN, 404),
     ("extension", "accepted", CLERK_IN, 200),
     ("extension", "accepted", LEADER_IN, 403),
     # 吹哨报到: only a department that was called and has not reported yet
     ("report", "whistled", DEPT_CALLED, 200),
-    ("report", "whistled", DEPT_IN, 403),
+    ("report", "whistled", DEPT_IN, 404),
     ("report", "whistled", CLERK_IN, 403),
     ("report", "whistled", DEPT_OUT, 404),
     # the parent unit decides extensions
@@ -100,14 +100,17 @@ MATRIX: list[tuple[str, str, str | None, int]] = [
     ("supervise", "registered", LEADER_IN, 200),
     ("supervise", "registered", ADMIN, 200),
     ("supervise", "registered", CLERK_IN, 403),
-    ("supervise", "registered", DEPT_IN, 403),
+    ("supervise", "registered", DEPT_IN, 404),
     ("supervise", "registered", LEADER_OUT, 404),
     # 回访评价: the citizen, or staff recording a phone callback
     ("feedback", "resolved", CITIZEN, 200),
-    ("feedback", "resolved", CLERK_IN, 200),
+    # 回访 never by the unit that handled the issue (it would rate itself); by a unit outside
+    # the handling chain, the supervisors or the citizen.
+    ("feedback", "resolved", CLERK_IN, 403),
+    ("feedback", "resolved", LEADER_IN, 200),
     ("feedback", "resolved", SUPERVISOR, 200),
     ("feedback", "resolved", WRONG_PIN, 401),
-    ("feedback", "resolved", DEPT_IN, 403),
+    ("feedback", "resolved", DEPT_IN, 404),
     ("feedback", "resolved", CLERK_OUT, 404),
     ("feedback", "resolved", ANONYMOUS, 401),
     ("withdraw", "registered", CITIZEN, 200),
@@ -115,7 +118,7 @@ MATRIX: list[tuple[str, str, str | None, int]] = [
     ("withdraw", "registered", WRONG_PIN, 401),
     ("withdraw", "registered", LEADER_IN, 403),
     ("withdraw", "registered", SUPERVISOR, 403),
-    ("withdraw", "registered", DEPT_IN, 403),
+    ("withdraw", "registered", DEPT_IN, 404),
     ("withdraw", "registered", ANONYMOUS, 401),
 ]
 
@@ -226,3 +229,20 @@ async def test_the_workflow_stays_the_last_word_with_a_409(api: Api) -> None:
     r = await api.act(created["id"], "progress", {"note": "进展"}, as_user=CLERK_IN)
     body = problem(r, 409)
     assert body["type"].endswith("rejected") and "签收" in body["detail"]
+
+
+async def test_a_department_reads_only_what_it_was_called_into_or_hears_at_once(api: Api) -> None:
+    # Sanitation names 住建 but calls it in only by a whistle; drinking water names 水利 and
+    # sends it every arrival at once (notify_departments in the category's policy).
+    sanitation = await api.register()
+    water = await api.register(category="rural_drinking_water")
+    problem(await api.get(f"/issues/{sanitation['id']}", as_user=DEPT_IN), 404)
+    assert (await api.get(f"/issues/{water['id']}", as_user=DEPT_CALLED)).status_code == 200
+    listed = await api.get("/issues", as_user=DEPT_IN, limit=200)
+    assert sanitation["id"] not in {i["id"] for i in listed.json()["data"]}
+    await api.ok(sanitation["id"], "accept", as_user=CLERK_IN)
+    whistle = {"departments": ["zhenan-zhujian"], "reason": "需住建部门"}
+    await api.ok(sanitation["id"], "whistle", whistle, as_user=CLERK_IN)
+    assert (await api.get(f"/issues/{sanitation['id']}", as_user=DEPT_IN)).status_code == 200
+    listed = await api.get("/issues", as_user=DEPT_IN, limit=200)
+    assert sanitation["id"] in {i["id"] for i in listed.json()["data"]}
