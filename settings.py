@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     division_file: Path | None = Field(
         default=None, description="division tree seeded at start; default: the demo county's"
     )
+    callback_roles: tuple[str, ...] = Field(
+        default=("supervisor", "admin", "leader", "clerk"),
+        description=(
+            "staff roles that may record a citizen's 回访 (phone callback); whatever the role, "
+            "never a unit the issue stayed at (it would rate itself)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _weights_are_shares(self) -> Settings:

@@ -9,6 +9,7 @@ only the events its next record writes).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,7 +32,7 @@ from api.schemas import (
     UnitOut,
 )
 from domain import labels
-from domain.lifecycle.rules import IssueView
+from domain.lifecycle.rules import REFUSALS, STAFF_ROLES, IssueView
 from domain.lifecycle.trail import live_deadline
 from domain.models import (
     Actor,
@@ -413,7 +414,9 @@ def detail(session: Session, principal: Principal, loaded: Loaded) -> IssueDetai
 # ---- may the caller act? ------------------------------------------------------------------------
 
 
-def authorise(principal: Principal, action: str, loaded: Loaded) -> None:
+def authorise(
+    principal: Principal, action: str, loaded: Loaded, callback_roles: Iterable[str] = ()
+) -> None:
     """Refuse before Temporal: 409 on a finished issue, 403 outside the caller's jurisdiction.
 
     The rules are ``domain.lifecycle.rules``, the same the workflow's validators apply.
@@ -422,6 +425,9 @@ def authorise(principal: Principal, action: str, loaded: Loaded) -> None:
     if not scope.is_open:
         raise ProblemError(409, f"事项{labels.STATUS[scope.status.value]}", slug="rejected")
     why = principal.refusal(action, scope)
+    staff = principal.role in STAFF_ROLES
+    if action == "feedback" and staff and principal.role.value not in callback_roles:
+        why = why or REFUSALS["feedback"]
     if why is not None:
         metrics.ISSUE_ACTIONS.labels(action, "forbidden").inc()
         raise forbidden(why)

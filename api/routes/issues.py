@@ -201,7 +201,7 @@ class Acting:
         if who is None:
             raise unauthorized()
         loaded = await issue_detail.load(self.session, who, self.issue_id)
-        issue_detail.authorise(who, update, loaded)
+        issue_detail.authorise(who, update, loaded, self.settings.callback_roles)
         rid = issues.request_id(who, self.issue_id, update, self.idempotency_key)
         return await issues.execute(self.temporal, self.issue_id, update, build(who.actor(), rid))
 

@@ -246,3 +246,30 @@ async def test_a_department_reads_only_what_it_was_called_into_or_hears_at_once(
     assert (await api.get(f"/issues/{sanitation['id']}", as_user=DEPT_IN)).status_code == 200
     listed = await api.get("/issues", as_user=DEPT_IN, limit=200)
     assert sanitation["id"] in {i["id"] for i in listed.json()["data"]}
+
+
+def test_the_callback_roles_setting_names_who_may_record_a_callback() -> None:
+    from datetime import UTC, datetime
+
+    from api.deps import IssueScope, Principal
+    from api.issue_detail import Loaded, authorise
+    from api.problems import ProblemError
+    from domain.lifecycle.rules import IssueView
+    from domain.models import IssueState, NewIssue, Role, Status, Urgency
+
+    view = IssueView(
+        issue_id="x" * 32,
+        status=Status.AWAITING_FEEDBACK,
+        unit_code=VILLAGE,
+        unit_name="村",
+        above=(TOWNSHIP,),
+        handled_by=frozenset({VILLAGE}),
+    )
+    scope = IssueScope(view=view, registered_unit_path=f"/{VILLAGE}", unit_path=f"/{VILLAGE}")
+    issue = NewIssue("x" * 32, "T", "c", "t", "d", Urgency.NORMAL, [], None, datetime.now(UTC))  # type: ignore[arg-type]
+    loaded = Loaded(scope=scope, state=IssueState(issue=issue), events=[])
+    leader = Principal(username=LEADER_IN, role=Role.LEADER, unit_code=TOWNSHIP, unit_path="/")
+    authorise(leader, "feedback", loaded, ("supervisor", "leader"))
+    with pytest.raises(ProblemError) as refused:
+        authorise(leader, "feedback", loaded, ("supervisor", "admin"))
+    assert refused.value.status == 403

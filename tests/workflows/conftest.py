@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.issue_detail import events_of
+from api.updates import admitted
 from domain.calendar import WorkCalendar, YearSchedule
 from domain.models import (
     Action,
@@ -147,8 +148,11 @@ class Harness:
     ) -> ActionResult:
         # A handle by id follows the latest run, across continue-as-new.
         live = self.env.client.get_workflow_handle(handle.id)
-        result: ActionResult = await live.execute_update(
-            update, action, id=action.request_id, result_type=ActionResult
+        # As the API sends it: again at once while the workflow answers Busy.
+        result: ActionResult = await admitted(
+            lambda: live.execute_update(
+                update, action, id=action.request_id, result_type=ActionResult
+            )
         )
         return result
 

@@ -28,8 +28,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.workflows.conftest import histories_of, load_history
 from tests.workflows.altered_issue import ActsAtOnceWhenDue
+from tests.workflows.conftest import histories_of, load_history
 from workflows.issue import IssueWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
