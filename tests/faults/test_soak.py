@@ -13,6 +13,7 @@ in the past; each transition happened once; and the read model agrees with every
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -63,7 +64,8 @@ from tests.faults.stack import eventually
 from tests.workflows.conftest import TOWNSHIP, VILLAGE, clerk, leader
 
 ISSUES = 200
-SEED = 20240611
+# The paths' generator; bench/soak.py varies it run by run (LINKAGE_SOAK_SEED).
+SEED = int(os.environ.get("LINKAGE_SOAK_SEED", "20240611"))
 OTHER_VILLAGE = "611025101202"  # a village of 回龙镇, the transfer target
 DEPARTMENT = "zhenan-sifa"
 CITIZEN = Actor(user="citizen", role=Role.CITIZEN)
