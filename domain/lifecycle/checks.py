@@ -174,9 +174,11 @@ def _extension_decision(state: IssueState, a: Action, now: datetime) -> None:
     if pending is None:
         raise Rejected("没有待审批的延期申请")
     _status(state, (Status.IN_PROGRESS,))
-    if a.approve and a.term is not None:
-        if not comparable(a.term, pending.term) or exceeds(a.term, pending.term):
-            raise Rejected("批准的延期不能超过申请的时长", "term")
+    granted = a.term if a.approve else None
+    if granted is not None and (
+        not comparable(granted, pending.term) or exceeds(granted, pending.term)
+    ):
+        raise Rejected("批准的延期不能超过申请的时长", "term")
 
 
 def _transfer(state: IssueState, a: Action, now: datetime) -> None:

@@ -31,7 +31,9 @@ REFUSALS = {
     "extension_decision": "延期须由上级单位负责人审批",
     "supervise": "只有督查人员或上级单位负责人可以督办",
     "feedback": "无权录入回访评价",
-    "feedback_by_handler": "承办过本事项的单位不能为自己录入回访评价，须由群众本人或办理链条以外的回访人员录入",
+    "feedback_by_handler": (
+        "承办过本事项的单位不能为自己录入回访评价，须由群众本人或办理链条以外的回访人员录入"
+    ),
     "withdraw": "只有群众本人或当前承办单位可以撤回",
     "transfer": "只有当前承办单位或其上级负责人可以转派",
 }
@@ -103,7 +105,6 @@ def _feedback_refusal(actor: Actor, view: IssueView) -> str | None:
         return None
     if actor.role not in STAFF_ROLES or actor.role not in view.feedback_roles:
         return REFUSALS["feedback"]
-    if actor.unit_code is not None and actor.unit_code in view.handled_by:
-        if actor.role in UNIT_ROLES:
-            return REFUSALS["feedback_by_handler"]
+    if actor.role in UNIT_ROLES and actor.unit_code in view.handled_by:
+        return REFUSALS["feedback_by_handler"]
     return None

@@ -15,15 +15,13 @@ from typing import Any
 from domain import labels
 from domain.lifecycle import limits
 from domain.lifecycle.checks import open_call
-from domain.lifecycle.trail import event, live_deadline, notice
+from domain.lifecycle.trail import event, notice
 from domain.models import (
     SYSTEM_ACTOR,
     Action,
     Actor,
     ClockKind,
     ClockNeed,
-    Deadline,
-    DepartmentCall,
     Escalate,
     EventType,
     ExtensionDecision,
@@ -42,7 +40,6 @@ from domain.models import (
     Satisfaction,
     Status,
     Supervise,
-    Terms,
     Transfer,
     Whistle,
     Withdraw,
@@ -73,7 +70,7 @@ def enter_level(
     state.awaiting = ClockNeed(ClockKind.LEVEL, at=at, actor=actor, reason=reason, note=note)
 
 
-def _entered(state: IssueState, need: ClockNeed, clock: LevelClock) -> None:
+def entered(state: IssueState, need: ClockNeed, clock: LevelClock) -> None:
     s = state
     level = s.unit.kind.value
     s.levels.append(
@@ -184,15 +181,6 @@ def _resolve(s: IssueState, a: Action, now: datetime) -> None:
     s.awaiting = ClockNeed(ClockKind.FEEDBACK_WINDOW, at=now, actor=a.actor, summary=a.summary)
 
 
-def _resolved(s: IssueState, need: ClockNeed, window: Deadline) -> None:
-    s.feedback_deadline = window.at
-    lvl = s.levels[-1]
-    data = {"summary": need.summary, "on_time": lvl.on_time, "feedback_until": window.at}
-    seq = event(s, EventType.RESOLVED, need.actor, need.at, data)
-    title = f"已办结，待回访评价：{s.issue.title}"
-    notice(s, seq, "resolved", title, units=[lvl.unit.code])
-
-
 def _escalate(s: IssueState, a: Action, now: datetime) -> None:
     assert isinstance(a, Escalate)
     escalate(s, Outcome.ESCALATED_ON_REQUEST, a.actor, a.reason, now)
@@ -201,26 +189,6 @@ def _escalate(s: IssueState, a: Action, now: datetime) -> None:
 def _whistle(s: IssueState, a: Action, now: datetime) -> None:
     assert isinstance(a, Whistle)
     s.awaiting = ClockNeed(ClockKind.REPORT, at=now, actor=a.actor, whistle=a)
-
-
-def _whistled(s: IssueState, need: ClockNeed, due: Deadline) -> None:
-    a = need.whistle
-    assert a is not None and s.terms is not None
-    for code in a.departments:
-        s.departments.append(
-            DepartmentCall(
-                department=code,
-                name=a.department_names.get(code, code),
-                level=s.current.level,
-                unit=s.unit.code,
-                whistled_at=need.at,
-                report_deadline=due.at,
-            )
-        )
-    data = {"departments": a.departments, "reason": a.reason, "report_deadline": due.at}
-    seq = event(s, EventType.WHISTLED, a.actor, need.at, data)
-    title = f"吹哨：请于{s.terms.report.label()}内报到 — {s.issue.title}"
-    notice(s, seq, "whistle", title, departments=list(a.departments))
 
 
 def _report(s: IssueState, a: Action, now: datetime) -> None:
@@ -259,36 +227,10 @@ def _extension_decision(s: IssueState, a: Action, now: datetime) -> None:
         return
     s.pending_extension = None
     data = {"approve": False, "comment": a.comment}
-    _extension_decided(s, a, now, data)
+    extension_decided(s, a, now, data)
 
 
-def _extended(s: IssueState, need: ClockNeed, new: Deadline) -> None:
-    a = need.decision
-    pending = s.pending_extension
-    assert a is not None and pending is not None and s.terms is not None
-    s.pending_extension = None
-    lvl = s.current
-    granted = a.term or pending.term
-    old = lvl.deadline
-    lvl.deadline = new.at
-    lvl.extended = True
-    lvl.provisional = lvl.provisional or new.provisional
-    # The warnings not yet sent move with the deadline, at the same fractions.
-    span = new.at - lvl.entered_at
-    lvl.warnings = lvl.warnings[: lvl.warnings_sent] + [
-        lvl.entered_at + span * f for f in s.terms.warnings[lvl.warnings_sent :]
-    ]
-    data = {
-        "approve": True,
-        "comment": a.comment,
-        "term": granted.label(),
-        "old_deadline": old,
-        "new_deadline": new.at,
-    }
-    _extension_decided(s, a, need.at, data)
-
-
-def _extension_decided(
+def extension_decided(
     s: IssueState, a: ExtensionDecision, at: datetime, data: dict[str, Any]
 ) -> None:
     seq = event(s, EventType.EXTENSION_DECIDED, a.actor, at, data)
@@ -379,70 +321,3 @@ _ACTIONS: dict[str, Callable[[IssueState, Action, datetime], None]] = {
     "feedback": _feedback,
     "withdraw": _withdraw,
 }
-
-
-# ---- clocks computed: the transitions they complete --------------------------------------------
-
-
-def complete(state: IssueState, result: Terms | LevelClock | Deadline) -> None:
-    """Finish the transition waiting in ``state.awaiting`` with the clock computed for it."""
-    need = state.awaiting
-    assert need is not None
-    state.awaiting = None
-    if need.kind is ClockKind.TERMS:
-        assert isinstance(result, Terms)
-        _registered(state, need, result)
-    elif need.kind is ClockKind.LEVEL:
-        assert isinstance(result, LevelClock)
-        _entered(state, need, result)
-    else:
-        assert isinstance(result, Deadline)
-        _DEADLINES[need.kind](state, need, result)
-
-
-def _registered(s: IssueState, need: ClockNeed, terms: Terms) -> None:
-    issue = s.issue
-    s.terms = terms
-    data = {
-        "category": issue.category,
-        "urgency": issue.urgency.value,
-        "channel": issue.channel.value,
-        "tracking_code": issue.tracking_code,
-        "policy": terms.policy,
-    }
-    event(s, EventType.REGISTERED, need.actor, need.at, data)
-    enter_level(s, "registered", need.actor, need.at, None)
-
-
-def _overdue(s: IssueState, need: ClockNeed, reminder: Deadline) -> None:
-    s.next_overdue_reminder = reminder.at
-    data = {
-        "deadline": s.current.deadline,
-        "next_reminder": reminder.at,
-        **({"extension_lapsed": True} if need.note == "extension_lapsed" else {}),
-    }
-    seq = event(s, EventType.OVERDUE, SYSTEM_ACTOR, need.at, data)
-    units = [s.unit.code]
-    notice(s, seq, "overdue", f"超期：{s.issue.title}", units=units, supervisors_of=units)
-
-
-def _reminded(s: IssueState, need: ClockNeed, reminder: Deadline) -> None:
-    s.next_overdue_reminder = reminder.at
-    s.overdue_reminders += 1
-    data = {"since": s.overdue_since, "next_reminder": reminder.at, "count": s.overdue_reminders}
-    seq = event(s, EventType.OVERDUE_REMINDER, SYSTEM_ACTOR, need.at, data)
-    units = [s.unit.code]
-    notice(
-        s, seq, "overdue_reminder", f"超期督办：{s.issue.title}", units=units, supervisors_of=units
-    )
-
-
-_DEADLINES: dict[ClockKind, Callable[[IssueState, ClockNeed, Deadline], None]] = {
-    ClockKind.FEEDBACK_WINDOW: _resolved,
-    ClockKind.REPORT: _whistled,
-    ClockKind.EXTENSION: _extended,
-    ClockKind.OVERDUE: _overdue,
-    ClockKind.REMINDER: _reminded,
-}
-
-__all__ = ["apply", "close", "complete", "escalate", "live_deadline", "register"]

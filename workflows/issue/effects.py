@@ -16,8 +16,8 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.lifecycle.clocks import request_for
+    from domain.lifecycle.completions import complete
     from domain.lifecycle.trail import live_deadline
-    from domain.lifecycle.transitions import complete
     from domain.models import IssueState, Snapshot, UnitKind
 
 # Clocks and records retry until they succeed: a database down for a while delays the record,
