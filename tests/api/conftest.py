@@ -20,11 +20,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.issue_detail import events_of
 from api.main import create_app
 from domain.models import IssueState
 from settings import Environment, Settings
 from store.db import make_engine, migrate
+from store.issue_state import events_of
 from store.seed import seed
 from store.tables import Issue
 from tests.conftest import venv_binary

@@ -32,7 +32,6 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from api.issue_detail import events_of
 from api.updates import admitted
 from domain.calendar import WorkCalendar, YearSchedule
 from domain.models import (
@@ -48,6 +47,7 @@ from domain.models import (
 )
 from settings import ROOT
 from store.db import make_engine, migrate
+from store.issue_state import events_of
 from store.units_import import import_units, ladder
 from tests.conftest import fresh_postgres_database, venv_binary
 from workers.main import register_search_attributes
