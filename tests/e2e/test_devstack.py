@@ -16,7 +16,7 @@ import pytest
 from domain.search_attributes import cli_flags
 from settings import Settings
 from tests.e2e.stack import free_ports, login, running_stack
-from workers.devstack import child_environment, temporal_server_command
+from workers.launcher import child_environment, temporal_server_command
 
 
 @pytest.mark.slow

