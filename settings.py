@@ -117,6 +117,27 @@ class Settings(BaseSettings):
     def resolved_division_file(self) -> Path:
         return self.division_file or ROOT / "data" / "divisions-611025-zhenan.json"
 
+    # ---- bounds on what the API takes and how long it waits (api.limits, api.registration) ----
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="largest request body the API reads (413 above)"
+    )
+    answer_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "longest an API request waits on the workers: registration then answers from what "
+            "Temporal holds (201) or 503, an action 503, each with Retry-After"
+        ),
+    )
+    worker_absent_after_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description=(
+            "/healthz reports the worker absent when no poller was seen on the task queue for "
+            "this long (longer than the server's long poll, one minute by default)"
+        ),
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -148,6 +148,7 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
         "feedback_at": feedback.at if feedback else None,
         "response_on_time": state.levels[0].accepted_on_time if state.levels else None,
         "idempotency_key": new.idempotency_key,
+        "request_fingerprint": new.request_fingerprint,
         "last_seq": state.next_seq - 1,
         "warnings_sent": state.warnings_sent,
         **stats_columns(new.registered_at, resolution.at if resolution else None),

@@ -26,8 +26,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import metrics
+from api import answers, metrics
 from api.deps import Principal
+from api.idempotency import check_same, fingerprint, key_reused
+from api.inputs import within_range
 from api.problems import ProblemError, forbidden, invalid
 from api.schemas import (
     ActionOut,
@@ -118,9 +120,10 @@ def prepare_registration(
         raise invalid("village_code", "该单位之上没有县级单位，无法流转") from None
 
     issue_id = registration_id(principal, idempotency_key)
+    offered = fingerprint(body)
     existing = session.get(Issue, issue_id)
-    if existing is not None and not _same_request(existing, body):
-        raise invalid("Idempotency-Key", "该 Idempotency-Key 已用于另一项登记")
+    if existing is not None and not _same_request(existing, body, offered):
+        raise key_reused()
     pin = pin_for(issue_id, settings)
     channel = body.channel or (
         Channel.DEPARTMENT if principal.role is Role.DEPARTMENT else Channel.WALK_IN
@@ -146,6 +149,7 @@ def prepare_registration(
         idempotency_key=(
             f"{principal.username}:{idempotency_key}" if idempotency_key is not None else None
         ),
+        request_fingerprint=offered,
     )
     return Registration(issue=issue, pin=pin, existing=existing)
 
@@ -158,7 +162,11 @@ def _may_register_at(principal: Principal, unit: Unit) -> bool:
     return False
 
 
-def _same_request(row: Issue, body: IssueCreate) -> bool:
+def _same_request(row: Issue, body: IssueCreate, offered: str) -> bool:
+    """Whether a retry asks what the first request asked: its whole body when the row keeps the
+    fingerprint; for a row registered before fingerprints were kept, the fields it holds."""
+    if row.request_fingerprint is not None:
+        return row.request_fingerprint == offered
     registered_at = [code for code in row.registered_unit_path.split("/") if code]
     return (registered_at[-1:], row.category, row.title, row.description) == (
         [body.village_code],
@@ -170,23 +178,64 @@ def _same_request(row: Issue, body: IssueCreate) -> bool:
 
 async def register(temporal: Client, settings: Settings, reg: Registration) -> IssueCreated:
     """Start the issue's workflow (or find the one a retry already started) and wait until the
-    first level is entered, so the answer carries the real deadline."""
+    first level is entered, so the answer carries the real deadline.
+
+    The wait is bounded (``api.answers``): past it, a running workflow is answered from its input
+    (201), no workflow with a 503. A retry with the key must be the same request as the one that
+    started the workflow (422 naming ``Idempotency-Key`` otherwise).
+    """
     issue = reg.issue
     if reg.existing is not None:
         return _created_from_row(reg, reg.existing)
+    budget = answers.Budget.of(settings)
     try:
-        result = await start_and_handshake(temporal, settings, issue)
+        result = await answers.within(budget.wait, start_and_handshake(temporal, settings, issue))
+    except TimeoutError:
+        return await _registered_meanwhile(temporal, settings, reg, budget.lookup)
     except (WorkflowAlreadyStartedError, RPCError) as refused:
         # The issue's run has closed (the read model has not got its row): answer from it.
         # Servers tell this as WorkflowAlreadyStartedError, or as ALREADY_EXISTS on the start.
         if isinstance(refused, RPCError) and refused.status is not RPCStatusCode.ALREADY_EXISTS:
             raise
-        state: IssueState = await handle_of(temporal, issue.issue_id).query(
-            "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
-        )
+        try:
+            state: IssueState = await answers.within(
+                budget.wait,
+                handle_of(temporal, issue.issue_id).query(
+                    "state", result_type=IssueState, rpc_timeout=RPC_TIMEOUT
+                ),
+            )
+        except TimeoutError:
+            raise answers.workers_unavailable("办理系统暂未响应，请稍后重试") from None
+        check_same(state.issue.request_fingerprint, issue.request_fingerprint)
         return _created(reg, _result_of(state))
+    if issue.idempotency_key is not None:
+        # The handshake may have joined a run that another body started under the same key
+        # while its row was not yet recorded: the run's input is the first request.
+        started = await answers.started_with(temporal, issue.issue_id, budget.lookup)
+        if started is not None:
+            check_same(started.issue.request_fingerprint, issue.request_fingerprint)
     metrics.ISSUES_REGISTERED.labels(issue.channel.value, issue.urgency.value).inc()
     return _created(reg, result)
+
+
+async def _registered_meanwhile(
+    temporal: Client, settings: Settings, reg: Registration, seconds: float
+) -> IssueCreated:
+    """The answer when no worker took the registration in time: a running workflow is the issue,
+    registered, at its first level with the deadline the worker will compute; else a 503."""
+    try:
+        start = await answers.within(
+            seconds, answers.running_start(temporal, reg.issue.issue_id, seconds)
+        )
+    except TimeoutError:
+        start = None
+    if start is None:
+        raise answers.workers_unavailable(
+            "事项尚未登记（办理系统暂未响应），请稍后用同一 Idempotency-Key 重试"
+        )
+    check_same(start.issue.request_fingerprint, reg.issue.request_fingerprint)
+    metrics.ISSUES_REGISTERED.labels(reg.issue.channel.value, reg.issue.urgency.value).inc()
+    return _created(reg, _result_of(answers.first_state(settings, start)))
 
 
 async def start_and_handshake(
@@ -197,9 +246,7 @@ async def start_and_handshake(
     return await admitted(lambda: _update_with_start(temporal, settings, issue))
 
 
-async def _update_with_start(
-    temporal: Client, settings: Settings, issue: NewIssue
-) -> ActionResult:
+async def _update_with_start(temporal: Client, settings: Settings, issue: NewIssue) -> ActionResult:
     starting: WithStartWorkflowOperation[Any, IssueState] = WithStartWorkflowOperation(
         WORKFLOW_NAME,
         IssueStart(issue=issue),
@@ -329,13 +376,23 @@ def _encode_cursor(row: Issue) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (registered_at, id) a page ended at; anything but what ``_encode_cursor`` writes (a
+    lone surrogate, another shape, a time out of range) is a 422 naming ``cursor``, before any
+    of it reaches SQL."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, issue_id = json.loads(raw)
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(issue_id, str):
+        decoded = json.loads(raw)
+        if not (isinstance(decoded, list) and len(decoded) == 2):
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        at, issue_id = decoded
+        if not (
+            isinstance(at, str) and isinstance(issue_id, str) and _ISSUE_ID.fullmatch(issue_id)
+        ):
+            raise ValueError(cursor)
+        when = within_range(datetime.fromisoformat(at))
+        if when.tzinfo is None:
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise invalid("cursor", "无效的分页游标") from None
     return when, issue_id
 
@@ -419,6 +476,7 @@ def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
 
 # ---- actions ------------------------------------------------------------------------------------
 
+
 def request_id(
     principal: Principal, issue_id: str, action: str, idempotency_key: str | None
 ) -> str:
@@ -429,18 +487,38 @@ def request_id(
     return uuid.uuid5(_ACTION_NS, name).hex
 
 
-async def execute(temporal: Client, issue_id: str, update: str, action: Action) -> ActionOut:
-    """Send the action to the issue's workflow; its validators are the last word (409)."""
+async def execute(
+    temporal: Client,
+    issue_id: str,
+    update: str,
+    action: Action,
+    *,
+    answer_within: float = answers.DEFAULT_ANSWER_SECONDS,
+) -> ActionOut:
+    """Send the action to the issue's workflow; its validators are the last word (409).
+
+    A worker that does not answer within ``answer_within`` seconds is a 503 with Retry-After:
+    the action may still apply when a worker comes back, and the retry with the same
+    Idempotency-Key is the same update id, applied at most once.
+    """
     try:
-        result: ActionResult = await admitted(
-            lambda: handle_of(temporal, issue_id).execute_update(
-                update,
-                action,
-                id=action.request_id,
-                result_type=ActionResult,
-                rpc_timeout=RPC_TIMEOUT,
-            )
+        result: ActionResult = await answers.within(
+            answer_within,
+            admitted(
+                lambda: handle_of(temporal, issue_id).execute_update(
+                    update,
+                    action,
+                    id=action.request_id,
+                    result_type=ActionResult,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+            ),
         )
+    except TimeoutError:
+        metrics.ISSUE_ACTIONS.labels(update, "unanswered").inc()
+        raise answers.workers_unavailable(
+            "办理系统暂未响应，本次操作尚未确认生效；请稍后用同一 Idempotency-Key 重试"
+        ) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             # Closed since we looked, and gone from Temporal.

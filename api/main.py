@@ -10,12 +10,13 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import problems
+from api import inputs, problems
 from api.deps import API_PREFIX
+from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import auth, dashboard, health, inbox, issues, stats, units
 from settings import Settings
@@ -84,10 +85,16 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # Before any route's own dependencies: text no field may hold is refused first.
+        dependencies=[Depends(inputs.refuse_control_characters)],
     )
     app.state.settings = settings
+    # The last added is the outermost: the metrics count every answer, the limit's 413 included,
+    # and the limit stands before everything that could read a body.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     problems.install(app)
+    inputs.document_clean_strings(app)
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.

@@ -44,6 +44,7 @@ _TITLES = {
     404: "未找到",
     405: "方法不允许",
     409: "与事项当前状态冲突",
+    413: "请求体过大",
     415: "不支持的媒体类型",
     422: "请求参数无效",
     429: "尝试次数过多",
@@ -64,6 +65,7 @@ _DEFAULT_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "content-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
     429: "too-many-attempts",
@@ -374,7 +376,7 @@ def _document_problems(app: FastAPI) -> None:
     FastAPI files a response model under the route's media type (``application/json``) and adds
     its own ``HTTPValidationError`` for 422; here every error response becomes a ``Problem`` under
     ``application/problem+json``, and an operation with a body documents the 400 for a body that
-    cannot be parsed at all (not UTF-8, not a form).
+    cannot be parsed at all (not UTF-8, not a form) and the 413 for one over the size limit.
     """
     build = app.openapi
 
@@ -387,6 +389,7 @@ def _document_problems(app: FastAPI) -> None:
                 answers = operation.setdefault("responses", {})
                 if "requestBody" in operation:
                     answers.setdefault("400", {"description": _TITLES[400]})
+                    answers.setdefault("413", {"description": _TITLES[413]})  # api.limits
                 operation["responses"] = answers = dict(sorted(answers.items()))
                 for status, answer in answers.items():
                     if status[0] in "45":

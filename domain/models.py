@@ -221,6 +221,7 @@ class NewIssue:
     channel: Channel = Channel.WALK_IN
     pin_hash: str | None = None  # keyed hash of the citizen's PIN (api.security); never the PIN
     idempotency_key: str | None = None
+    request_fingerprint: str | None = None  # sha256 of the request body (api.idempotency)
 
 
 # ---- update arguments -------------------------------------------------------------------------

@@ -260,6 +260,7 @@ class Issue(SQLModel, table=True):
 
     response_on_time: bool | None = None  # the first level accepted within its accept deadline
     idempotency_key: str | None = Field(default=None, unique=True)
+    request_fingerprint: str | None = None  # the registration body's sha256: a reused key compares
     # The highest event seq this row reflects: a stale (older) snapshot never overwrites a newer.
     last_seq: int = 0
     warnings_sent: int = 0

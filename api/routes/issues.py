@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
@@ -23,6 +22,7 @@ from api.deps import (
     citizen_access,
     in_thread,
 )
+from api.inputs import Instant
 from api.problems import forbidden, invalid, responses, unauthorized
 from api.schemas import (
     AcceptIn,
@@ -123,8 +123,8 @@ def list_issues(
     category: str | None = None,
     urgency: Urgency | None = None,
     overdue: bool | None = None,
-    since: Annotated[datetime | None, Query(description="登记时间下限（含）")] = None,
-    until: Annotated[datetime | None, Query(description="登记时间上限（不含）")] = None,
+    since: Annotated[Instant | None, Query(description="登记时间下限（含）")] = None,
+    until: Annotated[Instant | None, Query(description="登记时间上限（不含）")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[IssueSummary]:
@@ -203,7 +203,13 @@ class Acting:
         loaded = await issue_detail.load(self.session, who, self.issue_id)
         issue_detail.authorise(who, update, loaded, self.settings.callback_roles)
         rid = issues.request_id(who, self.issue_id, update, self.idempotency_key)
-        return await issues.execute(self.temporal, self.issue_id, update, build(who.actor(), rid))
+        return await issues.execute(
+            self.temporal,
+            self.issue_id,
+            update,
+            build(who.actor(), rid),
+            answer_within=self.settings.answer_timeout_seconds,
+        )
 
 
 def _acting(

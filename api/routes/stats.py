@@ -39,6 +39,7 @@ from sqlmodel import Session, col, select
 
 from api import stats
 from api.deps import API_PREFIX, STAFF_ROLES, CurrentPrincipal, SessionDep, SettingsDep
+from api.inputs import Instant
 from api.issues import aware
 from api.problems import forbidden, invalid, responses
 from api.schemas import (
@@ -138,8 +139,8 @@ def request_scope(
     session: SessionDep,
     settings: SettingsDep,
     unit: Annotated[str | None, Query(description="单位代码，默认为本单位", max_length=64)] = None,
-    since: Annotated[datetime | None, Query(description="登记时间下限（含）")] = None,
-    until: Annotated[datetime | None, Query(description="登记时间上限（不含）")] = None,
+    since: Annotated[Instant | None, Query(description="登记时间下限（含）")] = None,
+    until: Annotated[Instant | None, Query(description="登记时间上限（不含）")] = None,
     category: Annotated[str | None, Query(description="事项类别代码", max_length=64)] = None,
 ) -> StatsScope:
     """The caller's scope: staff only, and only within their own subtree."""
