@@ -4,8 +4,8 @@ The API reads every issue from the read model now (the live workflow is the supe
 so the row holds what only the workflow held: the feedback window of an issue awaiting feedback.
 Who recorded a feedback (the citizen, or staff on a phone 回访) marks it in the statistics.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0002'  # TEMP
+revision: str = '0003'
+down_revision: str | Sequence[str] | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
