@@ -119,9 +119,9 @@ def stats(
     from sqlmodel import Session
 
     from api.problems import ProblemError
-    from api.routes.stats import build_stats, resolve_scope
-    from api.stats import Bucket, Weights
-    from api.stats_console import render_stats
+    from api.statistics.figures import Bucket, Weights
+    from api.statistics.routes import build_stats, resolve_scope
+    from cli.stats_console import render_stats
     from store.db import make_engine
 
     settings = get_settings()

@@ -18,7 +18,8 @@ from api import inputs, problems
 from api.deps import API_PREFIX
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
-from api.routes import auth, dashboard, health, inbox, issues, stats, units
+from api.routes import auth, dashboard, health, inbox, issues, units
+from api.statistics import routes as stats
 from settings import Settings
 from store.db import make_engine
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.stats import (
+from api.statistics.figures import (
     IssueCounts,
     OffsetRun,
     Ranked,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from api.stats import (
+from api.statistics.figures import (
     Bucket,
     IssueCounts,
     Ranked,

@@ -5,7 +5,7 @@ The read model is made by hand: issues in every status, at every level, resolved
 with every feedback, warned and overdue, registered around local midnight (Shanghai is UTC+8, so
 the UTC day is often not the local one), with level stays of every outcome and overdue events;
 the reference below loads them all and counts them one by one from the definitions in
-``api/stats.py``.
+``api/statistics/figures.py``.
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api import stats
-from api.routes.stats import (
-    Split,
-    StatsScope,
-    build_stats,
-    ranking_out,
-    resolve_scope,
-    split_period,
-)
 from api.schemas import (
     CategoryCountOut,
     DurationsOut,
@@ -41,6 +32,15 @@ from api.schemas import (
     TrendOut,
     TrendPointOut,
     UnitOut,
+)
+from api.statistics import figures as stats
+from api.statistics.routes import (
+    Split,
+    StatsScope,
+    build_stats,
+    ranking_out,
+    resolve_scope,
+    split_period,
 )
 from domain.models import OPEN_STATUSES, Outcome, Satisfaction, Status
 from store.tables import Category, Issue, IssueEvent, IssueLevel, Unit

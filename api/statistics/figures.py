@@ -1,6 +1,6 @@
 """Statistics of a unit's subtree over a period: what each figure means, and the arithmetic.
 
-No I/O here. ``routes/stats.py`` has the database count (GROUP BY): issues per registered unit,
+No I/O here. ``routes.py`` has the database count (GROUP BY): issues per registered unit,
 category and status (``IssueCounts``), level stays per unit and level (``StayCounts``), events per
 local day, and hands over the resolution times; what crosses into Python grows with the units and
 the days, not with the issues (the resolution times aside, as one array: a median needs them all).

@@ -1,5 +1,5 @@
 """Statistics of a unit's subtree over a period (read model only): the database counts, per unit
-and per day (GROUP BY), and api/stats.py turns the counts into figures.
+and per day (GROUP BY), and figures.py turns the counts into figures.
 
 ``build_stats`` and ``build_alerts`` are plain functions over a session, so the ``linkage stats``
 command prints exactly what ``GET /stats`` answers.
@@ -37,7 +37,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
-from api import stats
 from api.deps import API_PREFIX, STAFF_ROLES, CurrentPrincipal, SessionDep, SettingsDep
 from api.inputs import Instant
 from api.issues import aware
@@ -55,6 +54,7 @@ from api.schemas import (
     TrendPointOut,
     UnitOut,
 )
+from api.statistics import figures as stats
 from domain import labels
 from domain.models import EventType, Level, Outcome, Satisfaction, Status, UnitKind
 from store.db import concurrently
