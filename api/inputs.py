@@ -24,13 +24,14 @@ from pydantic import AfterValidator
 from api.problems import invalid
 from api.security import API_KEY_HEADER
 
-# C0 without tab, newline and carriage return, then C1: one class for the check and the OpenAPI.
-_CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f"
-CLEAN_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
+CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f"
+"""C0 but tab, newline and carriage return, then C1, as a regex class body: one definition for
+the check, the OpenAPI and the patterns of ``api.schemas``."""
+CLEAN_PATTERN = f"^[^{CONTROL_CLASS}]*$"
 """What a documented string may hold (ECMA, Python and Rust regex alike)."""
 # Lone surrogates cannot be written in a JSON-schema pattern (no UTF-8 string holds one); JSON's
 # \ud800 escape still yields one in Python, so the check looks for them too.
-_FORBIDDEN = re.compile(f"[{_CONTROL_CLASS}\ud800-\udfff]")
+_FORBIDDEN = re.compile(f"[{CONTROL_CLASS}\ud800-\udfff]")
 # The headers the API reads as text; others (User-Agent …) are not its business.
 CHECKED_HEADERS = ("Authorization", API_KEY_HEADER, "Idempotency-Key")
 _JSON = re.compile(r"^application/(?:[\w.+-]+\+)?json\b", re.IGNORECASE)

@@ -19,13 +19,17 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from api.inputs import CONTROL_CLASS
 from domain.models import Channel, Satisfaction, Status, Urgency
 
 T = TypeVar("T")
 
 # Fields are stripped before their length is checked; a JSON schema cannot say so, but a pattern
-# can say the one thing that matters: not blank.
-NOT_BLANK = r"\S"
+# can say the one thing that matters: not blank. It says too what every string must not hold
+# (api.inputs refuses it first, naming the field): strings without a pattern of their own get
+# that in the OpenAPI by ``api.inputs.document_clean_strings``.
+NOT_BLANK = f"^[^{CONTROL_CLASS}]*[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
+_SPACE = f"[^\\S{CONTROL_CLASS}]"  # white space that is no control character
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NOT_BLANK),
@@ -43,7 +47,8 @@ Pin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6
 TrackingCode = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, pattern=r"^\s*[0-9A-Za-z-][0-9A-Za-z -]{2,30}[0-9A-Za-z-]\s*$"
+        strip_whitespace=True,
+        pattern=f"^{_SPACE}*[0-9A-Za-z-][0-9A-Za-z -]{{2,30}}[0-9A-Za-z-]{_SPACE}*$",
     ),
 ]
 
@@ -436,9 +441,12 @@ class InboxPage(BaseModel):
 
 
 class Health(BaseModel):
-    status: str = "ok"
+    status: str = Field(default="ok", description="ok，或 degraded（没有 worker 在处理事项）")
     database: str = "ok"
     temporal: str = "ok"
+    worker: str | None = Field(
+        default=None, description="ok 或 absent（近期无 worker 轮询任务队列）；无法判断时省略"
+    )
 
 
 # ---- statistics ---------------------------------------------------------------------------------

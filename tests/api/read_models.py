@@ -1,0 +1,65 @@
+"""The real app on either read model, for the API tests where the database matters.
+
+``any_read_model`` is the session's SQLite stack (``tests/api/conftest.py``), then the same app
+over a fresh PostgreSQL database with a worker of its own (its own task queue, on the session's
+time-skipping server). A test module imports the fixture to run its tests on both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from settings import Settings
+from store.db import make_engine, migrate
+from store.seed import seed
+from tests.api.conftest import Api
+from tests.conftest import fresh_postgres_database
+from workers.main import build_worker
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def any_read_model(
+    request: pytest.FixtureRequest,
+    api: Api,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+) -> AsyncIterator[Api]:
+    if request.param == "sqlite":
+        yield api
+        return
+    with fresh_postgres_database() as url:
+        on_postgres = settings.model_copy(
+            update={"database_url": url, "task_queue": f"api-pg-{uuid.uuid4().hex[:8]}"}
+        )
+        migrate(url)
+        engine = make_engine(url)
+        seed(engine, on_postgres)
+        try:
+            async with httpx.AsyncClient(timeout=5, trust_env=False) as outgoing:
+                worker = build_worker(
+                    temporal_env.client,
+                    on_postgres,
+                    engine,
+                    outgoing,
+                    executor=ThreadPoolExecutor(max_workers=64),
+                    task_queue=on_postgres.task_queue,
+                )
+                async with worker:
+                    app = create_app(on_postgres, temporal=temporal_env.client, engine=engine)
+                    async with app.router.lifespan_context(app):
+                        transport = httpx.ASGITransport(app=app)
+                        async with httpx.AsyncClient(
+                            transport=transport, base_url="http://testserver/api/v1"
+                        ) as http:
+                            yield Api(http, engine, temporal_env)
+        finally:
+            engine.dispose()
