@@ -119,8 +119,10 @@ def stats(
     from sqlmodel import Session
 
     from api.problems import ProblemError
-    from api.statistics.figures import Bucket, Weights
-    from api.statistics.routes import build_stats, resolve_scope
+    from api.statistics.figures import Weights
+    from api.statistics.report import build_stats
+    from api.statistics.scope import resolve_scope
+    from api.statistics.trend import Bucket
     from cli.stats_console import render_stats
     from store.db import make_engine
 

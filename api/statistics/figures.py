@@ -1,12 +1,12 @@
 """Statistics of a unit's subtree over a period: what each figure means, and the arithmetic.
 
-No I/O here. ``routes.py`` has the database count (GROUP BY): issues per registered unit,
-category and status (``IssueCounts``), level stays per unit and level (``StayCounts``), events per
-local day, and hands over the resolution times; what crosses into Python grows with the units and
-the days, not with the issues (the resolution times aside, as one array: a median needs them all).
-These functions add counts up — a unit's figures count the issues registered anywhere below it
-(``by_unit``) — and turn them into figures. Every rate is ``None`` (JSON null), not 0, when its
-denominator is 0 — "no feedback yet" is not "nobody satisfied".
+No I/O here. ``tallies.py`` counts in SQL (GROUP BY): issues per registered unit, category and
+status (``IssueCounts``), level stays per unit and level (``StayCounts``), and reads the few
+resolution times the quantiles need (``time_to_resolve``); what crosses into Python grows with the
+units and the days, not with the issues. These functions add counts up — a unit's figures count
+the issues registered anywhere below it (``by_unit``) — and turn them into figures. Every rate is
+``None`` (JSON null), not 0, when its denominator is 0 — "no feedback yet" is not "nobody
+satisfied".
 
 Definitions (DESIGN.md "Statistics"):
 
@@ -26,10 +26,7 @@ Definitions (DESIGN.md "Statistics"):
   resolved and awaiting the citizen's rating no longer is) that were warned and are not overdue,
   and that are past the ceiling's deadline; ``overdue_total`` counts every issue that ever went
   overdue (the flag stays once set), whatever its status — the 黑榜 counts the latter;
-- trend: per day or ISO week (Monday first) in the county's zone, each event counted in the
-  bucket it happened in: registrations, resolutions, and issues going overdue. An instant's day is
-  the UTC day of the instant shifted by the zone's offset in force then (``offset_runs``), which is
-  how the database tells days without knowing zones.
+- trend: see ``trend.py``.
 """
 
 from __future__ import annotations
@@ -38,9 +35,6 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from enum import StrEnum
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from domain.models import OPEN_STATUSES, Level, Status
@@ -53,20 +47,9 @@ LEVEL_ORDER = {lvl.value: position for position, lvl in enumerate(Level)}
 BASICALLY_SATISFIED_WEIGHT = 0.9
 # Statuses in which a unit's clock runs: warnings and overdue are about these.
 RUNNING_STATUSES = frozenset({Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value})
-DAILY_TREND_MAX_DAYS = 92  # longer periods trend by week unless asked otherwise
 MEDIAN, P90 = 0.5, 0.9
-# Sampling step when looking for a zone's offset changes: the tz database never changes an offset
-# twice within it (its closest changes, all zones since 1900, are days apart).
-OFFSET_PROBE = timedelta(hours=6)
 
 T = TypeVar("T")
-
-
-class Bucket(StrEnum):
-    """The width of one point of a trend."""
-
-    DAY = "day"
-    WEEK = "week"
 
 
 @dataclass(frozen=True)
@@ -149,23 +132,6 @@ class Ranked:
     key: str
     summary: Summary
     rank: int = 0
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    start: date  # the bucket's first day
-    registered: int
-    resolved: int
-    overdue: int
-
-
-@dataclass(frozen=True)
-class OffsetRun:
-    """A span of UTC time during which a zone's offset does not change."""
-
-    start: datetime  # UTC, included
-    end: datetime  # UTC, excluded
-    offset: int  # seconds east of UTC
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -352,103 +318,3 @@ def _ranked(
         number = previous.rank if same and previous is not None else position
         ranked.append(replace(entry, rank=number))
     return ranked
-
-
-# ---- trend --------------------------------------------------------------------------------------
-
-
-def choose_bucket(first: date, last: date) -> Bucket:
-    """Days for up to about a quarter, weeks beyond."""
-    return Bucket.DAY if (last - first).days < DAILY_TREND_MAX_DAYS else Bucket.WEEK
-
-
-def bucket_start(day: date, bucket: Bucket) -> date:
-    return day - timedelta(days=day.weekday()) if bucket is Bucket.WEEK else day
-
-
-def bucket_count(first: date, last: date, bucket: Bucket) -> int:
-    step = 7 if bucket is Bucket.WEEK else 1
-    return (bucket_start(last, bucket) - bucket_start(first, bucket)).days // step + 1
-
-
-def local_day(moment: datetime, zone: tzinfo) -> date:
-    """The day an instant falls on in ``zone``."""
-    return moment.astimezone(zone).date()
-
-
-def trend(
-    registered: Mapping[date, int],
-    resolved: Mapping[date, int],
-    overdue: Mapping[date, int],
-    first: date,
-    last: date,
-    bucket: Bucket,
-) -> list[TrendPoint]:
-    """Counts per bucket from ``first`` to ``last`` (local days, both included) out of counts per
-    local day, empty buckets as zeros; days outside are left out."""
-    if last < first:
-        return []
-    step = timedelta(days=7 if bucket is Bucket.WEEK else 1)
-    starts = [
-        bucket_start(first, bucket) + step * n for n in range(bucket_count(first, last, bucket))
-    ]
-
-    def counts(per_day: Mapping[date, int]) -> dict[date, int]:
-        tally: dict[date, int] = defaultdict(int)
-        for day, n in per_day.items():
-            if first <= day <= last:
-                tally[bucket_start(day, bucket)] += n
-        return tally
-
-    reg, res, late = counts(registered), counts(resolved), counts(overdue)
-    return [TrendPoint(start, reg[start], res[start], late[start]) for start in starts]
-
-
-def _offset(zone: tzinfo, moment: datetime) -> int:
-    offset = moment.astimezone(zone).utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
-
-
-@lru_cache(maxsize=512)
-def _offset_changes(zone: tzinfo, year: int) -> tuple[tuple[datetime, int], ...]:
-    """(instant, offset from then on) for the start of UTC ``year`` and each change within it."""
-    begin, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-    changes = [(begin, _offset(zone, begin))]
-    before = begin
-    while before < end:
-        after = min(before + OFFSET_PROBE, end)
-        offset = _offset(zone, after)
-        if offset != changes[-1][1]:
-            # Bisect to the second: the tz database changes offsets on whole seconds.
-            low, high = before, after
-            while high - low > timedelta(seconds=1):
-                middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
-                if _offset(zone, middle) == offset:
-                    high = middle
-                else:
-                    low = middle
-            changes.append((high, offset))
-        before = after
-    return tuple(changes)
-
-
-def offset_runs(zone: tzinfo, start: datetime, end: datetime) -> list[OffsetRun]:
-    """The zone's UTC offsets over [start, end) (UTC instants within years 1–9998), as
-    consecutive spans of one offset each: an instant's local day is the UTC day of the instant
-    shifted by the offset of its span."""
-    changes = [
-        change
-        for year in range(start.astimezone(UTC).year, end.astimezone(UTC).year + 1)
-        for change in _offset_changes(zone, year)
-    ]
-    runs: list[OffsetRun] = []
-    for index, (at, offset) in enumerate(changes):
-        following = changes[index + 1][0] if index + 1 < len(changes) else end
-        begin, finish = max(at, start), min(following, end)
-        if begin >= finish:
-            continue
-        if runs and runs[-1].offset == offset:
-            runs[-1] = replace(runs[-1], end=finish)
-        else:
-            runs.append(OffsetRun(begin, finish, offset))
-    return runs

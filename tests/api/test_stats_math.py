@@ -10,11 +10,9 @@ import pytest
 
 from api.statistics.figures import (
     IssueCounts,
-    OffsetRun,
     Ranked,
     StayCounts,
     Weights,
-    offset_runs,
     on_time_rates,
     percentile,
     rank,
@@ -24,6 +22,7 @@ from api.statistics.figures import (
     three_rates,
     time_to_resolve,
 )
+from api.statistics.trend import OffsetRun, offset_runs
 
 
 def issue(

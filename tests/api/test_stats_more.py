@@ -16,22 +16,17 @@ import pytest
 from sqlmodel import Session
 
 from api.statistics.figures import (
-    Bucket,
     IssueCounts,
     Ranked,
     StayCounts,
-    TrendPoint,
-    bucket_count,
     by_unit,
-    choose_bucket,
     escalation_funnel,
-    local_day,
     open_by_level,
     rank,
     rank_by_overdue,
     summarize,
-    trend,
 )
+from api.statistics.trend import Bucket, TrendPoint, bucket_count, choose_bucket, local_day, trend
 from store.tables import Issue, IssueEvent, IssueLevel
 from tests.api.conftest import COUNTY, Api, problem
 

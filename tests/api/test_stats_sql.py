@@ -34,14 +34,10 @@ from api.schemas import (
     UnitOut,
 )
 from api.statistics import figures as stats
-from api.statistics.routes import (
-    Split,
-    StatsScope,
-    build_stats,
-    ranking_out,
-    resolve_scope,
-    split_period,
-)
+from api.statistics.periods import Split, split_period
+from api.statistics.report import build_stats, ranking_out
+from api.statistics.scope import StatsScope, resolve_scope
+from api.statistics.trend import Bucket
 from domain.models import OPEN_STATUSES, Outcome, Satisfaction, Status
 from store.tables import Category, Issue, IssueEvent, IssueLevel, Unit
 
@@ -305,7 +301,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def reference(
-    session: Session, scope: StatsScope, timezone: str, bucket: stats.Bucket | None = None
+    session: Session, scope: StatsScope, timezone: str, bucket: Bucket | None = None
 ) -> StatsOut:
     zone, root = ZoneInfo(timezone), scope.unit.path
     weights = stats.Weights()
@@ -413,21 +409,21 @@ def _reference_trend(
     resolved: list[datetime],
     overdue: list[datetime],
     zone: ZoneInfo,
-    bucket: stats.Bucket | None,
+    bucket: Bucket | None,
 ) -> TrendOut:
     local = [m.astimezone(zone).date() for m in registered + resolved + overdue]
     if scope.since is None and not local:
-        return TrendOut(bucket=(bucket or stats.Bucket.DAY).value, points=[])
+        return TrendOut(bucket=(bucket or Bucket.DAY).value, points=[])
     first = scope.since.astimezone(zone).date() if scope.since else min(local)
     last = (
         (scope.until - timedelta(microseconds=1)).astimezone(zone).date()
         if scope.until
         else max([NOW.astimezone(zone).date(), *local])
     )
-    chosen = bucket or (stats.Bucket.DAY if (last - first).days < 92 else stats.Bucket.WEEK)
+    chosen = bucket or (Bucket.DAY if (last - first).days < 92 else Bucket.WEEK)
 
     def start(day: date) -> date:
-        return day - timedelta(days=day.weekday()) if chosen is stats.Bucket.WEEK else day
+        return day - timedelta(days=day.weekday()) if chosen is Bucket.WEEK else day
 
     def tally(instants: list[datetime]) -> dict[date, int]:
         counts: dict[date, int] = defaultdict(int)
@@ -438,7 +434,7 @@ def _reference_trend(
         return counts
 
     reg, res, late = tally(registered), tally(resolved), tally(overdue)
-    step = timedelta(days=7 if chosen is stats.Bucket.WEEK else 1)
+    step = timedelta(days=7 if chosen is Bucket.WEEK else 1)
     starts, day = [], start(first)
     while day <= start(last):
         starts.append(day)
@@ -454,22 +450,22 @@ def _reference_trend(
 
 # ---- the comparisons ----------------------------------------------------------------------------
 
-SCOPES: list[tuple[str, str | None, str | None, str | None, str, stats.Bucket | None]] = [
+SCOPES: list[tuple[str, str | None, str | None, str | None, str, Bucket | None]] = [
     # (unit, since, until, category, zone, bucket): naive times are read in the zone
     (COUNTY, None, None, None, SHANGHAI, None),
     (COUNTY, "2024-03-10", "2024-04-05", None, SHANGHAI, None),
-    (COUNTY, "2024-03-10", "2024-04-05", None, SHANGHAI, stats.Bucket.WEEK),
+    (COUNTY, "2024-03-10", "2024-04-05", None, SHANGHAI, Bucket.WEEK),
     (COUNTY, "2024-03-05T07:30:00", "2024-04-20T23:59:59.5", "sanitation", SHANGHAI, None),
-    (T1, "2024-03-20", None, None, SHANGHAI, stats.Bucket.DAY),
-    (T1, None, "2024-04-01", "neighbour_dispute", SHANGHAI, stats.Bucket.WEEK),
+    (T1, "2024-03-20", None, None, SHANGHAI, Bucket.DAY),
+    (T1, None, "2024-04-01", "neighbour_dispute", SHANGHAI, Bucket.WEEK),
     (V11, None, None, None, SHANGHAI, None),
     (T2, "2025-01-01", "2025-01-08", None, SHANGHAI, None),  # nothing in it
     (COUNTY, None, None, "unused", SHANGHAI, None),  # nothing at all: no trend
     (COUNTY, "2024-03-25", "2024-04-03", None, "Europe/Berlin", None),  # summer time on the 31st
-    (COUNTY, None, None, None, "America/St_Johns", stats.Bucket.WEEK),  # −03:30
+    (COUNTY, None, None, None, "America/St_Johns", Bucket.WEEK),  # −03:30
     # Whole UTC months from the tallies, the partial ones at either end from the rows.
     (COUNTY, "2024-03-10", "2024-05-01T12:00:00", None, SHANGHAI, None),
-    (T1, "2024-03-10", "2024-05-01T12:00:00", "road", SHANGHAI, stats.Bucket.WEEK),
+    (T1, "2024-03-10", "2024-05-01T12:00:00", "road", SHANGHAI, Bucket.WEEK),
     (COUNTY, "2024-02-20", None, "sanitation", SHANGHAI, None),
     (COUNTY, None, "2024-04-01T08:00:00", None, "Europe/Berlin", None),
     # The tree's whole trend from the hour tallies, the part-hours at either end from the rows.

@@ -4,8 +4,8 @@ equal a recount of the rows they summarise, whoever writes and however often: th
 its retries and stale snapshots, the ORM, a deletion, and the migration that fills them from rows
 written before it. On SQLite and on PostgreSQL.
 
-The recount here is written from /stats' definitions (api/routes/stats.py), independently of the
-triggers' SQL.
+The recount here is written from /stats' definitions (api/statistics/tallies.py), independently
+of the triggers' SQL.
 """
 
 from __future__ import annotations
