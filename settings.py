@@ -137,6 +137,14 @@ class Settings(BaseSettings):
             "this long (longer than the server's long poll, one minute by default)"
         ),
     )
+    dispatch_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "how often a worker's dispatcher looks for notices to fan out and deliveries due "
+            "(a record in the same worker wakes it at once)"
+        ),
+    )
 
 
 @lru_cache

@@ -480,6 +480,10 @@ class IssueEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=_json(dict))
 
 
+PENDING = "status = 'pending'"
+UNDISPATCHED = "dispatched_at IS NULL"
+
+
 class Notification(SQLModel, table=True):
     """One message to one target on one channel; the inbox is a channel like the others."""
 
@@ -506,6 +510,15 @@ class Notification(SQLModel, table=True):
             postgresql_where=text("target_id IS NULL"),
         ),
         Index("ix_notification_target", "target_kind", "target_code", "status"),
+        # The dispatcher's "pending deliveries due now" (activities/dispatch.py): pending rows
+        # are few, sent ones pile up, so only the pending are indexed. The predicate is a literal
+        # in the dispatcher's query too, or SQLite would not use a partial index.
+        Index(
+            "ix_notification_due",
+            "next_attempt_at",
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -525,6 +538,10 @@ class Notification(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A pending external delivery is attempted once this instant has passed (the backoff between
+    # attempts), by the dispatcher whose lease ``claimed_until`` holds it.
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class NotificationAttempt(SQLModel, table=True):
@@ -537,3 +554,33 @@ class NotificationAttempt(SQLModel, table=True):
     ok: bool
     status_code: int | None = None
     error: str | None = None
+
+
+class OutboxNotice(SQLModel, table=True):
+    """A notice the recorder wrote with the events that caused it, until a dispatcher fans it out.
+
+    Written in the read model's transaction (``activities.outbox.enqueue``), so a notice exists
+    exactly when its events do; ``dispatched_at`` is set in the transaction that writes its
+    ``notification`` rows. The row stays afterwards: a retried record finds it and adds nothing.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "seq", "kind", name="uq_outbox_notice"),
+        Index(
+            "ix_outbox_undispatched",
+            "id",
+            sqlite_where=text(UNDISPATCHED),
+            postgresql_where=text(UNDISPATCHED),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: str
+    seq: int
+    kind: str
+    notice: dict[str, Any] = Field(sa_column=_json(dict))  # domain.models.Notice, datetimes ISO
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The lease of the dispatcher fanning it out: another takes the row only once it has passed.
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,4 +1,4 @@
-"""The worker process: runs IssueWorkflow and the activities it calls.
+"""The worker process: runs IssueWorkflow and the activities it calls, and the dispatcher.
 
 Stateless: everything it knows is in Temporal and the read model, so more workers scale out and a
 killed worker loses nothing (another, or the same restarted, picks the tasks up).
@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.deadlines import Clocks, build_clocks
+from activities.dispatch import Dispatcher
 from activities.notify import Notifier
 from activities.record import Recorder
 from domain import search_attributes
@@ -145,7 +146,8 @@ async def run_worker(settings: Settings, make: WorkerFactory | None = None) -> N
         else:
             worker = make(client, engine, http)
         log.info("worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address)
-        async with worker:
+        # The dispatcher delivers the notices the worker's records leave in the outbox.
+        async with worker, Dispatcher(engine, http, settings):
             await stop.wait()
     engine.dispose()
     log.info("worker stopped")
