@@ -19,11 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 from temporalio import activity
 
-try:  # TEMP until the outbox lands
-    from activities.outbox import enqueue
-except ImportError:  # pragma: no cover
-    def enqueue(session, notices):  # type: ignore[no-untyped-def]
-        return None
+from activities.outbox import enqueue
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
 from store.db import session_scope
 from store.tables import (
