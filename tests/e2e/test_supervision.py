@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,10 @@ def _register(http: httpx.Client, stack: Stack, title: str) -> dict[str, Any]:
     """A village clerk registers an issue; the answer comes once a worker has entered its level."""
     response = http.post(
         f"{stack.base}/api/v1/issues",
-        headers={**login(http, stack.base, f"village-{VILLAGE}"), "Idempotency-Key": title},
+        headers={
+            **login(http, stack.base, f"village-{VILLAGE}"),
+            "Idempotency-Key": uuid.uuid4().hex,
+        },
         json={
             "village_code": VILLAGE,
             "category": "sanitation",
