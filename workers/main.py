@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -127,6 +128,16 @@ async def connect(settings: Settings) -> Client:
 WorkerFactory = Callable[[Client, Engine, httpx.AsyncClient], Worker]
 
 
+@asynccontextmanager
+async def serving(
+    worker: Worker, engine: Engine, http: httpx.AsyncClient, settings: Settings
+) -> AsyncIterator[None]:
+    """Run ``worker`` and, beside it, the dispatcher that delivers the notices its records leave
+    in the outbox: what a worker process runs, for tests that build their own worker too."""
+    async with worker, Dispatcher(engine, http, settings):
+        yield
+
+
 async def run_worker(settings: Settings, make: WorkerFactory | None = None) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight tasks and stop.
 
@@ -146,8 +157,7 @@ async def run_worker(settings: Settings, make: WorkerFactory | None = None) -> N
         else:
             worker = make(client, engine, http)
         log.info("worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address)
-        # The dispatcher delivers the notices the worker's records leave in the outbox.
-        async with worker, Dispatcher(engine, http, settings):
+        async with serving(worker, engine, http, settings):
             await stop.wait()
     engine.dispose()
     log.info("worker stopped")

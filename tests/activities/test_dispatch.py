@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +35,8 @@ from store.tables import ChannelTarget, Notification, NotificationAttempt, Outbo
 from tests.activities.conftest import FakeClock, Received, Reply, TinyHTTPServer, free_port
 from tests.conftest import fresh_postgres_database
 from tests.faults.stack import TcpProxy
+from tests.workflows.standalone import read_model_at, time_skipping_env
+from workers.main import build_worker, serving
 
 UNIT = "611025001001"
 OTHER_UNIT = "611025001002"
@@ -426,3 +429,16 @@ async def test_a_database_outage_delays_fan_out_and_delivery_and_loses_nothing(
         assert sorted(keys) == sorted(key_of(notice(s)) for s in (1, 2, 3, 4, 5, 6, 6))
         assert any("dispatcher:" in r.getMessage() for r in caplog.records)
         assert any("waits for the database" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_worker_process_serves_the_dispatcher_beside_the_temporal_worker(
+    tmp_path: Path, http: httpx.AsyncClient, http_server: TinyHTTPServer
+) -> None:
+    async with time_skipping_env() as env:
+        with read_model_at(tmp_path) as engine:
+            hook(engine, f"{http_server.url}/village")
+            worker = build_worker(env.client, FAST, engine, http, task_queue="serving")
+            async with serving(worker, engine, http, FAST):
+                put(engine, [notice(12)])
+                await eventually(lambda: settled(engine, 1), 10, "the delivery settled")
+    assert [r.headers["idempotency-key"] for r in http_server.requests] == [key_of(notice(12))]
