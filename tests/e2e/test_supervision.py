@@ -1,6 +1,7 @@
 """``linkage up`` keeps its stack up: a child that dies is logged and restarted with backoff, and
-a restart loop that does not settle stops the whole stack with the reason (DESIGN: the embedded
-default must survive a crashed worker or API on a county's one machine).
+a restart loop that does not settle stops the whole stack with the reason. A county running the
+embedded default on one machine needs a crashed worker, API or Temporal server back by itself
+(and, DESIGN's first non-negotiable, nothing lost when it comes back).
 
 Real ``linkage up`` subprocesses, children killed with ``kill -9``; the backoff's arithmetic is
 checked on its own first, without processes.
