@@ -47,6 +47,25 @@ class Figure:
         return " | ".join(parts)
 
 
+@dataclass
+class Table:
+    """Figures side by side (ours beside a baseline), shown under the figures' table."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def markdown(self) -> list[str]:
+        lines = [f"### {self.title}", "", "| " + " | ".join(_cell(c) for c in self.columns) + " |"]
+        lines.append("|" + "---|" * len(self.columns))
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in self.rows]
+        return lines + (["", self.note] if self.note else [])
+
+
 def at_least(value: float, goal: float) -> bool | None:
     return None if math.isnan(value) else value >= goal
 
@@ -74,7 +93,8 @@ def write(
     details: dict[str, Any],
     diagnosis: list[str],
 ) -> tuple[Path, Path]:
-    """Write ``results.json`` (everything) and ``results.md`` (the table and the diagnosis)."""
+    """Write ``results.json`` (everything) and ``results.md`` (the figures, the side-by-side
+    tables the benchmarks left in ``details["tables"]``, and the diagnosis)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = sorted(figures, key=lambda f: ORDER.index(f.key.split(".")[0]))
     json_path = out_dir / "results.json"
@@ -89,7 +109,8 @@ def write(
         json.dumps(_clean(document), indent=2, ensure_ascii=False, default=str) + "\n",
         encoding="utf-8",
     )
-    md_path.write_text(markdown(header, figures, diagnosis), encoding="utf-8")
+    tables = [Table(**t) for t in details.get("tables", [])]
+    md_path.write_text(markdown(header, figures, diagnosis, tables), encoding="utf-8")
     return json_path, md_path
 
 
@@ -97,7 +118,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(header: dict[str, Any], figures: list[Figure], diagnosis: list[str]) -> str:
+def markdown(
+    header: dict[str, Any],
+    figures: list[Figure],
+    diagnosis: list[str],
+    tables: list[Table] | None = None,
+) -> str:
     machine = header.get("machine", {})
     lines = [
         f"# Linkage benchmarks ({header.get('mode')})",
@@ -121,6 +147,8 @@ def markdown(header: dict[str, Any], figures: list[Figure], diagnosis: list[str]
         + " |"
         for f in figures
     ]
+    for table in tables or []:
+        lines += ["", *table.markdown()]
     if header.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in header["notes"]]
     if diagnosis:

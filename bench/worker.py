@@ -1,11 +1,12 @@
 """The worker the benchmarks run: ``workers.main.build_worker`` with one hook for the burst.
 
 Everything is the production worker (same workflows, activities, executor and limits, so tuning
-in ``workers/main.py`` shows here) except one thing: a village stay whose policy term is the
-marker ``PIN_MARK`` gets its deadline pinned to the instant written in the pin file. That is how
-N deadlines fall at one instant — a relative policy term cannot do it, because each issue's clock
-starts when the worker enters its first level, and those instants are spread by the worker's own
-throughput. The rest of the clock (accept deadline, transfer window) is the calendar's.
+in ``workers/main.py`` shows here) with the bare SDK baseline (``bench.bare``) registered beside
+it, and one hook: a village stay whose policy term is the marker ``PIN_MARK`` gets its deadline
+pinned to the instant written in the pin file. That is how N deadlines fall at one instant — a
+relative policy term cannot do it, because each issue's clock starts when the worker enters its
+first level, and those instants are spread by the worker's own throughput. The rest of the clock
+(accept deadline, transfer window) is the calendar's.
 
 Run as ``python -m bench.worker`` with the ``LINKAGE_*`` environment of the stack and
 ``LINKAGE_BENCH_PIN_FILE``. For tuning experiments, ``LINKAGE_BENCH_WORKER_OPTIONS`` may hold a
@@ -33,6 +34,8 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.deadlines import Clocks, build_clocks
+from bench.bare import BareTimerWorkflow
+from bench.bare_activity import BareWriter
 from domain.models import ClockRequest, Deadline, LevelClock
 from settings import Settings, get_settings
 from workers.main import build_worker, run_worker
@@ -70,17 +73,25 @@ class PinnedClocks(Clocks):
         return dataclasses.replace(clock, deadline=Deadline(at=at))
 
 
-def with_options(make: Callable[[str], Worker], task_queue: str, options: dict[str, Any]) -> Worker:
-    """``build_worker``'s worker for ``task_queue``, with some constructor arguments replaced.
+def bench_worker(
+    make: Callable[[str], Worker],
+    task_queue: str,
+    options: dict[str, Any],
+    bare: BareWriter,
+) -> Worker:
+    """``build_worker``'s worker for ``task_queue``, with the bare baseline registered beside the
+    issue workflow and the experiment's constructor arguments laid over.
 
-    For experiments only. The arguments are read off a worker built for another task queue and
-    never run: the SDK refuses two workers on one queue in one process.
+    The arguments are read off a worker built for another task queue and never run: the SDK
+    refuses two workers on one queue in one process. The bare baseline shares this worker (its
+    pollers, slots, thread pool, sticky cache and sandbox) so the two bursts differ only in their
+    workflow code; they fire one after the other, never together.
     """
-    if not options:
-        return make(task_queue)
     options = dict(options)
-    config: dict[str, Any] = dict(make("bench-worker-options-template").config())
+    config: dict[str, Any] = dict(make("bench-worker-template").config())
     config["task_queue"] = task_queue
+    config["workflows"] = [*config["workflows"], BareTimerWorkflow]
+    config["activities"] = [*config["activities"], bare.write]
     if options.pop("sandbox", True) is False:
         config["workflow_runner"] = UnsandboxedWorkflowRunner()
     config.update(options)
@@ -94,12 +105,13 @@ async def serve(settings: Settings, pin_file: Path, options: dict[str, Any]) -> 
 
     def make(client: Client, engine: Engine, http: httpx.AsyncClient) -> Worker:
         clocks = PinnedClocks(build_clocks(settings), pin_file)
-        return with_options(
+        return bench_worker(
             lambda queue: build_worker(
                 client, settings, engine, http, clocks=clocks, task_queue=queue
             ),
             settings.task_queue,
             options,
+            BareWriter(engine),
         )
 
     await run_worker(settings, make)
