@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from settings import Settings, get_settings
+from settings import Settings, SettingsInvalid, get_settings
 
 app = typer.Typer(
     name="linkage",
@@ -255,8 +255,13 @@ def units_import(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a setting at fault is one line naming its variable, exit 2."""
+    try:
+        app()
+    except SettingsInvalid as error:
+        for line in error.lines:
+            typer.echo(f"linkage: {line}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,46 @@ named in exactly one place. Production refuses the development defaults.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as UnparsedSetting
 
 ROOT = Path(__file__).resolve().parent
 """The repository (or installed tree) root: policies/ and data/ live beside the packages."""
 
 DEV_SECRET = "linkage-development-secret-not-for-production"
+
+
+ENV_PREFIX = "LINKAGE_"
+
+
+def variable_of(field: str) -> str:
+    """The environment variable that sets a field."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class SettingError(ValueError):
+    """A value the settings refuse; its text names the variable, as the user must fix it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.variable = variable_of(field)
+        self.reason = reason
+        super().__init__(f"{self.variable}: {reason}")
+
+
+class SettingsInvalid(Exception):
+    """The environment's settings cannot be used: one line per variable at fault, naming it."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
 
 
 class Environment(StrEnum):
@@ -29,7 +57,7 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Every knob of a Linkage process; see README "Configuration"."""
 
-    model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     environment: Environment = Environment.DEVELOPMENT
     data_dir: Path = Field(
@@ -56,7 +84,9 @@ class Settings(BaseSettings):
     office_close: time = time(18, 0)
     secret_key: str = DEV_SECRET
     access_token_minutes: int = 8 * 60
-    demo_accounts: bool = True
+    demo_accounts: bool = Field(
+        default=True, description="seed the demo accounts (password demo); production: off"
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="base of links sent in notifications"
     )
@@ -80,27 +110,43 @@ class Settings(BaseSettings):
         ),
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_demo_accounts_in_production_unless_asked(cls, data: Any) -> Any:
+        # Demo accounts share the password "demo": production leaves them out by default, and
+        # the check below refuses them when asked for explicitly.
+        if (
+            isinstance(data, dict)
+            and data.get("environment") == Environment.PRODUCTION
+            and data.get("demo_accounts") is None
+        ):
+            return {**data, "demo_accounts": False}
+        return data
+
     @model_validator(mode="after")
     def _weights_are_shares(self) -> Settings:
         weights = self.composite_weights
         if any(w < 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
-            raise ValueError(
-                f"LINKAGE_COMPOSITE_WEIGHTS must be three non-negative shares summing to 1, "
-                f"got {list(weights)}"
+            raise SettingError(
+                "composite_weights",
+                f"must be three non-negative shares summing to 1, got {list(weights)}",
             )
         return self
 
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Settings:
-        if self.environment is Environment.PRODUCTION:
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "LINKAGE_SECRET_KEY must be a random value of 32+ characters in production"
-                )
-            if self.demo_accounts:
-                raise ValueError("LINKAGE_DEMO_ACCOUNTS must be false in production")
-            if self.database_url is None or self.database_url.startswith("sqlite"):
-                raise ValueError("LINKAGE_DATABASE_URL must point at PostgreSQL in production")
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.secret_key == DEV_SECRET:
+            raise SettingError("secret_key", "must be set in production (32+ random characters)")
+        if len(self.secret_key) < 32:
+            raise SettingError("secret_key", "must be at least 32 characters in production")
+        if self.demo_accounts:
+            raise SettingError(
+                "demo_accounts", "must not be true in production (their password is demo)"
+            )
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            raise SettingError("database_url", "must point at PostgreSQL in production")
         return self
 
     @property
@@ -147,7 +193,40 @@ class Settings(BaseSettings):
     )
 
 
+def _explain(error: ValidationError) -> list[str]:
+    """One line per fault, naming the variable and never echoing its value (it may be secret)."""
+    lines = []
+    for fault in error.errors():
+        cause = fault.get("ctx", {}).get("error")
+        if isinstance(cause, SettingError):
+            lines.append(str(cause))
+            continue
+        reason = fault["msg"].removeprefix("Value error, ")
+        if not fault["loc"]:  # a check of the whole model that names no field
+            lines.append(reason)
+            continue
+        field, *inner = fault["loc"]
+        where = "".join(f"[{part}]" for part in inner)
+        lines.append(f"{variable_of(str(field))}{where}: {reason[:1].lower()}{reason[1:]}")
+    return lines
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (and .env); faults raise SettingsInvalid naming variables."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsInvalid(_explain(error)) from error
+    except UnparsedSetting as error:
+        # pydantic-settings reads lists and tuples as JSON and names only the field it failed on.
+        named = re.search(r'field "(\w+)"', str(error))
+        variable = variable_of(named.group(1)) if named else "a LINKAGE_ variable"
+        raise SettingsInvalid(
+            [f"{variable}: is not valid JSON (a list is written [1, 2])"]
+        ) from error
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process's settings, validated once."""
-    return Settings()
+    return load_settings()
