@@ -29,11 +29,13 @@ from domain.models import (
     Actor,
     Escalate,
     Event,
+    EventType,
     ExtensionDecision,
     ExtensionRequest,
     Feedback,
     IssueState,
     NewIssue,
+    Notice,
     Progress,
     Report,
     Resolve,
@@ -226,6 +228,48 @@ def bounded(state: IssueState, since_seq: int, since_notice: int) -> IssueState:
         events=[e for e in state.events if e.seq >= since_seq],
         outbox=state.outbox[since_notice:],
     )
+
+
+# ---- what a step did -------------------------------------------------------------------------
+
+
+def sh(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """An instant of 2026 in Shanghai."""
+    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def acted(s: IssueState, name: str, a: Action, now: datetime) -> tuple[list[Event], list[Notice]]:
+    """An action at ``now`` (clocks due by then fired first): its events and its notices."""
+    advance(s, now)
+    sent = len(s.outbox)
+    events = act(s, name, a, now)
+    assert_trail(s)
+    return events, s.outbox[sent:]
+
+
+def clocks_fired(s: IssueState, until: datetime) -> tuple[list[Event], list[Notice]]:
+    """The clocks due up to ``until`` fired: their events and their notices."""
+    sent = len(s.outbox)
+    events = advance(s, until)
+    assert_trail(s)
+    return events, s.outbox[sent:]
+
+
+def assert_trail(s: IssueState) -> None:
+    """Seqs 1..n without a gap; every notice names the event that caused it."""
+    assert [e.seq for e in s.events] == list(range(1, s.next_seq))
+    seqs = {e.seq for e in s.events}
+    assert all(n.seq in seqs and n.issue_id == s.issue.issue_id for n in s.outbox)
+
+
+def types(events: list[Event]) -> list[EventType]:
+    """The types of events, in order."""
+    return [e.type for e in events]
+
+
+def to(n: Notice) -> tuple[str, list[str], list[str], list[str]]:
+    """A notice's kind and recipients: units, departments, supervisors of."""
+    return n.kind, n.units, n.departments, n.supervisors_of
 
 
 TEXT = "说明"

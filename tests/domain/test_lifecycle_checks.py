@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -55,6 +55,8 @@ from tests.domain.conftest import (
 )
 
 AT = START + 3 * HOUR
+MINUTE = timedelta(minutes=1)
+LATER = AT + MINUTE  # after the last change of the states the caps' tests build
 V, T, C = clerk(VILLAGE), leader(TOWNSHIP), leader(COUNTY)
 SIBLING = SIBLING_VILLAGE
 
@@ -193,7 +195,8 @@ def test_check_refuses_naming_the_field_at_fault(
     build: Callable[[], IssueState], make: Callable[[], Action], field: str | None, fragment: str
 ) -> None:
     s = build()
-    assert_refused(s, make(), max(AT, s.updated_at or AT), field, fragment)
+    # Later than the last change, so that a check touching the clock of the state would show.
+    assert_refused(s, make(), max(AT, s.updated_at or AT) + MINUTE, field, fragment)
 
 
 def test_the_parent_may_transfer_after_the_window_and_so_may_an_admin() -> None:
@@ -227,7 +230,7 @@ def test_progress_stops_at_its_cap_and_the_issue_still_resolves() -> None:
     for n in range(limits.MAX_PROGRESS_NOTES):
         act(s, "progress", action("progress", V, note=f"第{n}次进展"), AT)
     assert s.progress_notes == limits.MAX_PROGRESS_NOTES
-    refused = assert_refused(s, action("progress", V), AT, "note", "上限")
+    refused = assert_refused(s, action("progress", V), LATER, "note", "上限")
     assert str(limits.MAX_PROGRESS_NOTES) in refused.reason
     act(s, "resolve", action("resolve", V), AT)
     assert s.status is Status.AWAITING_FEEDBACK
@@ -240,8 +243,8 @@ def test_transfers_stop_at_their_cap_and_the_issue_can_still_go_up() -> None:
         act(s, "transfer", transfer_to(there, clerk(here)), AT)
         here, there = there, here
     assert s.transfers == limits.MAX_TRANSFERS and s.unit == here
-    assert_refused(s, transfer_to(there, clerk(here)), AT, "unit", "上限")
-    assert_refused(s, transfer_to(there, T), AT, "unit", "上限")
+    assert_refused(s, transfer_to(there, clerk(here)), LATER, "unit", "上限")
+    assert_refused(s, transfer_to(there, T), LATER, "unit", "上限")
     act(s, "escalate", action("escalate", clerk(here)), AT)
     assert s.unit == TOWNSHIP
 
@@ -254,14 +257,14 @@ def test_department_calls_stop_at_their_cap() -> None:
         for code in three:
             act(s, "report", action("report", department(code)), AT)
     assert len(s.departments) == limits.MAX_DEPARTMENT_CALLS
-    assert_refused(s, action("whistle", V), AT, "departments", "上限")
+    assert_refused(s, action("whistle", V), LATER, "departments", "上限")
 
 
 def test_a_township_transfers_only_to_a_township() -> None:
     s = accepted()
     act(s, "escalate", action("escalate", V), AT)
     act(s, "accept", action("accept", T), AT)
-    assert_refused(s, transfer_to(OTHER_VILLAGE, T), AT, "unit", "同级")
+    assert_refused(s, transfer_to(OTHER_VILLAGE, T), LATER, "unit", "同级")
     act(s, "transfer", transfer_to(OTHER_TOWNSHIP, T), AT)
     assert s.unit == OTHER_TOWNSHIP
 
@@ -269,7 +272,7 @@ def test_a_township_transfers_only_to_a_township() -> None:
 def test_the_resolving_village_may_not_rate_itself_and_its_parent_may_record_the_callback() -> None:
     s = resolved()
     rating = Feedback(actor=V, solved=True, satisfaction=Satisfaction.SATISFIED)
-    assert_refused(s, rating, AT, None, "承办过本事项的单位")
+    assert_refused(s, rating, LATER, None, "承办过本事项的单位")
     act(s, "feedback", Feedback(actor=T), AT)
     assert s.status is Status.CLOSED and s.feedback is not None
     assert s.feedback.by_role is Role.LEADER

@@ -1,34 +1,26 @@
-"""What each action and each clock does to an issue: the state, the events and the notices.
+"""What each action does to an issue: the state, the events (types, seqs, data) and the notices
+left in the outbox (kind; units, departments, supervisors of whom they reach).
 
-The clocks come from the deadline activities on the real calendar and the default policy, so the
-instants below are those of the design: the village has 3 working days, the township 5, the county
-7, each counted from the day after arrival and ending at 18:00; warnings at 50% and 75% of the
-span; departments report within 30 minutes; 督办 reminders at 09:00 every working day. The issue is
-registered on Monday 2026-03-02 09:00, weeks before the first holiday of the year.
+Clocks come from the deadline activities on the real calendar and the default policy (see
+``test_lifecycle_clocks``); the issue is registered on Monday 2026-03-02 09:00.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from domain.lifecycle import limits
 from domain.lifecycle.clocks import next_due
 from domain.lifecycle.transitions import apply
 from domain.models import (
-    SYSTEM_ACTOR,
-    Action,
-    Event,
     EventType,
     Feedback,
-    IssueState,
-    Notice,
     Outcome,
     Role,
     Satisfaction,
     Status,
     Term,
     Transfer,
-    Urgency,
 )
 from tests.domain.conftest import (
     CITIZEN,
@@ -36,7 +28,6 @@ from tests.domain.conftest import (
     HOUR,
     OTHER_TOWNSHIP,
     OTHER_VILLAGE,
-    SHANGHAI,
     SHUILI,
     START,
     SUPERVISOR,
@@ -44,249 +35,65 @@ from tests.domain.conftest import (
     VILLAGE,
     ZHUJIAN,
     accepted,
-    act,
+    acted,
     action,
-    advance,
     at_county,
     clerk,
+    clocks_fired,
     department,
     ladder_of,
     leader,
     registered,
     resolved,
-    tick,
+    sh,
+    to,
+    types,
 )
 
 V, T, C = clerk(VILLAGE), leader(TOWNSHIP), leader(COUNTY)
 UNSATISFIED = Feedback(actor=CITIZEN, solved=False, satisfaction=Satisfaction.UNSATISFIED)
 
 
-def sh(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def step(s: IssueState, name: str, a: Action, now: datetime) -> tuple[list[Event], list[Notice]]:
-    """An action at ``now`` (clocks due by then fired first): its events and its notices."""
-    advance(s, now)
-    sent = len(s.outbox)
-    events = act(s, name, a, now)
-    assert_trail(s)
-    return events, s.outbox[sent:]
-
-
-def clocks_until(s: IssueState, until: datetime) -> tuple[list[Event], list[Notice]]:
-    sent = len(s.outbox)
-    events = advance(s, until)
-    assert_trail(s)
-    return events, s.outbox[sent:]
-
-
-def assert_trail(s: IssueState) -> None:
-    """Seqs 1..n without a gap; every notice names the event that caused it."""
-    assert [e.seq for e in s.events] == list(range(1, s.next_seq))
-    seqs = {e.seq for e in s.events}
-    assert all(n.seq in seqs and n.issue_id == s.issue.issue_id for n in s.outbox)
-
-
-def types(events: list[Event]) -> list[EventType]:
-    return [e.type for e in events]
-
-
-def to(n: Notice) -> tuple[str, list[str], list[str], list[str]]:
-    return n.kind, n.units, n.departments, n.supervisors_of
-
-
-# ---- registration and the first level ---------------------------------------------------------
-
-
-def test_registration_enters_the_village_with_its_clocks() -> None:
-    s = registered()
-    assert_trail(s)
-    assert types(s.events) == [EventType.REGISTERED, EventType.LEVEL_ENTERED]
-    first, entered = s.events
-    assert first.data["policy"] == "default" and first.data["urgency"] == "normal"
-    assert first.actor == V and first.at == START
-    assert entered.data == {
-        "reason": "registered",
-        "deadline": sh(3, 5, 18).isoformat(),
-        "accept_deadline": sh(3, 3, 18).isoformat(),
-        "provisional": False,
-    }
-    assert [to(n) for n in s.outbox] == [("level_entered", [VILLAGE.code], [], [])]
-    assert s.outbox[0].seq == entered.seq and s.outbox[0].deadline == sh(3, 5, 18)
-    lvl = s.current
-    assert (s.status, lvl.unit, lvl.level, lvl.outcome) == (
-        Status.PENDING_ACCEPT,
-        VILLAGE,
-        "village",
-        None,
-    )
-    assert lvl.transfer_until == sh(3, 4, 18)
-    span = lvl.deadline - lvl.entered_at  # 81 hours
-    assert lvl.warnings == [START + span / 2, START + span * 3 / 4]
-    assert next_due(s) == lvl.accept_deadline and s.awaiting is None
-
-
-def test_a_deadline_past_the_official_schedules_is_provisional_and_alerts_the_admins() -> None:
-    s = registered(at=datetime(2027, 3, 1, 9, tzinfo=SHANGHAI))  # 2027's schedule is unpublished
-    assert s.current.provisional and s.events[-1].data["provisional"] is True
-    alert = s.outbox[-1]
-    assert to(alert) == ("calendar_provisional", [], [], [COUNTY.code])
-    assert "2027年放假安排尚未公布" in alert.text
-
-
-# ---- at a level: accept, progress, warnings, supervise -----------------------------------------
+# ---- at a level ---------------------------------------------------------------------------------
 
 
 def test_accept_on_time_then_progress() -> None:
     s = registered()
-    events, notices = step(s, "accept", action("accept", V), START + HOUR)
+    events, notices = acted(s, "accept", action("accept", V), START + HOUR)
     assert types(events) == [EventType.ACCEPTED] and events[0].data == {"on_time": True}
     assert s.status is Status.IN_PROGRESS and s.current.accepted_at == START + HOUR
     assert notices == []
-    events, _ = step(s, "progress", action("progress", V, note="已联系保洁"), START + 2 * HOUR)
+    events, _ = acted(s, "progress", action("progress", V, note="已联系保洁"), START + 2 * HOUR)
     assert types(events) == [EventType.PROGRESS] and events[0].data == {"note": "已联系保洁"}
     assert s.progress_notes == 1
 
 
-def test_a_late_accept_is_reminded_once_and_counted_late() -> None:
-    s = registered()
-    events, notices = clocks_until(s, sh(3, 3, 18))
-    assert types(events) == [EventType.ACCEPT_OVERDUE] and events[0].actor == SYSTEM_ACTOR
-    assert [to(n) for n in notices] == [("accept_overdue", [VILLAGE.code], [], [])]
-    assert s.status is Status.PENDING_ACCEPT and s.current.accepted_on_time is False
-    assert next_due(s) == s.current.warnings[0]  # reminded once, not again
-    events, _ = step(s, "accept", action("accept", V), sh(3, 3, 20))
-    assert events[0].data == {"on_time": False} and s.current.accepted_on_time is False
-
-
-def test_warnings_at_half_and_three_quarters_copy_the_parent() -> None:
-    s = accepted()
-    half, three_quarters = s.current.warnings
-    for at, fraction in ((half, 0.5), (three_quarters, 0.75)):
-        fired, (events, notices) = next_due(s), clocks_until(s, at)
-        assert fired == at
-        assert types(events) == [EventType.WARNING] and events[0].at == at
-        assert events[0].data == {"fraction": fraction, "deadline": sh(3, 5, 18).isoformat()}
-        assert [to(n) for n in notices] == [("warning", [VILLAGE.code, TOWNSHIP.code], [], [])]
-    assert s.current.warnings_sent == s.warnings_sent == 2
-    assert next_due(s) == sh(3, 5, 18)
-
-
-def test_urgent_clocks_run_in_hours() -> None:
-    s = registered(Urgency.URGENT)
-    lvl = s.current
-    assert (lvl.accept_deadline, lvl.deadline) == (START + HOUR / 2, START + 4 * HOUR)
-    assert lvl.warnings == [START + 2 * HOUR, START + 3 * HOUR]
-    events, _ = clocks_until(s, START + 4 * HOUR)
-    assert types(events) == [
-        EventType.ACCEPT_OVERDUE,
-        EventType.WARNING,
-        EventType.WARNING,
-        EventType.ESCALATED,
-        EventType.LEVEL_ENTERED,
-    ]
-    assert s.current.deadline == START + 12 * HOUR  # the township's 8 hours
-
-
 def test_supervise_notifies_the_unit_holding_the_issue() -> None:
     s = accepted()
-    events, notices = step(s, "supervise", action("supervise", SUPERVISOR, note="请加快"), START)
+    events, notices = acted(s, "supervise", action("supervise", SUPERVISOR, note="请加快"), START)
     assert types(events) == [EventType.SUPERVISED] and events[0].data == {"note": "请加快"}
     assert events[0].actor == SUPERVISOR and events[0].unit == VILLAGE.code
     assert [to(n) for n in notices] == [("supervised", [VILLAGE.code], [], [])]
     assert s.status is Status.IN_PROGRESS
 
 
-# ---- up the ladder ---------------------------------------------------------------------------
-
-
-def test_a_missed_deadline_escalates_to_the_parent() -> None:
-    s = accepted()
-    events, notices = clocks_until(s, sh(3, 5, 18))
-    assert types(events)[-2:] == [EventType.ESCALATED, EventType.LEVEL_ENTERED]
-    escalated, entered = events[-2:]
-    assert escalated.actor == SYSTEM_ACTOR and escalated.at == sh(3, 5, 18)
-    assert escalated.data == {
-        "outcome": "escalated_on_timeout",
-        "reason": "办理期限届满，自动上报",
-        "from_unit": VILLAGE.code,
-        "to_unit": TOWNSHIP.code,
-    }
-    assert (entered.unit, entered.level, entered.data["reason"]) == (
-        TOWNSHIP.code,
-        "township",
-        "escalated",
-    )
-    village, township = s.levels
-    assert (village.outcome, village.on_time, village.left_at) == (
-        Outcome.ESCALATED_ON_TIMEOUT,
-        False,
-        sh(3, 5, 18),
-    )
-    assert township.deadline == sh(3, 12, 18)  # 5 working days: 6, 9, 10, 11, 12
-    assert (s.status, s.unit, s.rung) == (Status.PENDING_ACCEPT, TOWNSHIP, 1)
-    assert [to(n) for n in notices][-1] == ("level_entered", [TOWNSHIP.code], [], [])
-
-
 def test_escalate_on_request_is_on_time() -> None:
     s = accepted()
-    events, _ = step(s, "escalate", action("escalate", V, reason="超出村级权限"), START + 2 * HOUR)
+    events, _ = acted(s, "escalate", action("escalate", V, reason="超出村级权限"), START + 2 * HOUR)
     assert types(events) == [EventType.ESCALATED, EventType.LEVEL_ENTERED]
     assert events[0].data["outcome"] == "escalated_on_request" and events[0].actor == V
     assert events[1].data["note"] == "超出村级权限"
     assert s.levels[0].outcome is Outcome.ESCALATED_ON_REQUEST and s.levels[0].on_time
 
 
-def test_at_the_county_a_missed_deadline_is_overdue_and_reminded_every_working_day() -> None:
-    s = at_county()
-    assert s.current.deadline == sh(3, 11, 18)  # 7 working days from Monday 11:00
-    events, notices = clocks_until(s, sh(3, 11, 18))
-    overdue = events[-1]
-    assert overdue.type is EventType.OVERDUE and overdue.at == sh(3, 11, 18)
-    assert overdue.data == {
-        "deadline": sh(3, 11, 18).isoformat(),
-        "next_reminder": sh(3, 12, 9).isoformat(),
-    }
-    assert to(notices[-1]) == ("overdue", [COUNTY.code], [], [COUNTY.code])
-    assert s.overdue and s.overdue_since == sh(3, 11, 18) and s.status is Status.IN_PROGRESS
-    # Thursday, Friday, then Monday: the weekend has no reminder.
-    for count, (at, following) in enumerate(
-        [(sh(3, 12, 9), sh(3, 13, 9)), (sh(3, 13, 9), sh(3, 16, 9)), (sh(3, 16, 9), sh(3, 17, 9))],
-        start=1,
-    ):
-        sent = len(s.outbox)
-        fired, events = tick(s)
-        assert fired == at and types(events) == [EventType.OVERDUE_REMINDER]
-        assert events[0].data == {
-            "since": sh(3, 11, 18).isoformat(),
-            "next_reminder": following.isoformat(),
-            "count": count,
-        }
-        assert [to(n) for n in s.outbox[sent:]] == [
-            ("overdue_reminder", [COUNTY.code], [], [COUNTY.code])
-        ]
-    step(s, "resolve", action("resolve", C), sh(3, 17, 10))
-    assert s.next_overdue_reminder is None and next_due(s) == s.feedback_deadline
-    assert s.levels[-1].on_time is False and s.overdue
-
-
-def test_a_pending_extension_lapses_when_the_county_goes_overdue() -> None:
-    s = at_county()
-    step(s, "extension", action("extension", C, term=Term(working_days=3)), START + 4 * HOUR)
-    events, _ = clocks_until(s, sh(3, 11, 18))
-    assert events[-1].data["extension_lapsed"] is True
-    assert s.pending_extension is None and not s.current.extended
-
-
-# ---- departments ----------------------------------------------------------------------------
+# ---- departments --------------------------------------------------------------------------------
 
 
 def test_whistle_report_and_report_overdue() -> None:
     s = accepted()
     at = START + 2 * HOUR
     whistle = action("whistle", V, departments=[ZHUJIAN, SHUILI], reason="需住建水利")
-    events, notices = step(s, "whistle", whistle, at)
+    events, notices = acted(s, "whistle", whistle, at)
     assert types(events) == [EventType.WHISTLED]
     deadline = at + timedelta(minutes=30)
     assert events[0].data == {
@@ -300,32 +107,32 @@ def test_whistle_report_and_report_overdue() -> None:
         (SHUILI, "水利", VILLAGE.code, deadline),
     ]
     report = action("report", department(ZHUJIAN), contribution="已派员")
-    events, notices = step(s, "report", report, at + timedelta(minutes=10))
+    events, notices = acted(s, "report", report, at + timedelta(minutes=10))
     assert types(events) == [EventType.REPORTED]
     assert events[0].data == {"department": ZHUJIAN, "on_time": True, "contribution": "已派员"}
     assert [to(n) for n in notices] == [("reported", [VILLAGE.code], [], [])]
-    events, notices = clocks_until(s, deadline)
+    events, notices = clocks_fired(s, deadline)
     assert types(events) == [EventType.REPORT_OVERDUE]
     assert events[0].data == {"department": SHUILI, "deadline": deadline.isoformat()}
     assert [to(n) for n in notices] == [("report_overdue", [VILLAGE.code], [SHUILI], [])]
-    events, _ = step(s, "report", action("report", department(SHUILI)), at + HOUR)
+    events, _ = acted(s, "report", action("report", department(SHUILI)), at + HOUR)
     assert events[0].data["on_time"] is False
     assert all(d.reported_at is not None for d in s.departments)
 
 
-# ---- extensions -----------------------------------------------------------------------------
+# ---- extensions ---------------------------------------------------------------------------------
 
 
 def test_an_extension_request_goes_to_the_parent_and_approval_moves_the_clocks() -> None:
     s = accepted()
     ask = action("extension", V, term=Term(working_days=2), reason="等待材料")
-    events, notices = step(s, "extension", ask, START + 2 * HOUR)
+    events, notices = acted(s, "extension", ask, START + 2 * HOUR)
     assert types(events) == [EventType.EXTENSION_REQUESTED]
     assert events[0].data == {"term": "2个工作日", "reason": "等待材料"}
     assert [to(n) for n in notices] == [("extension_requested", [TOWNSHIP.code], [], [])]
     assert s.pending_extension is not None and s.current.extension_requested
     yes = action("extension_decision", T, approve=True)
-    events, notices = step(s, "extension_decision", yes, START + 3 * HOUR)
+    events, notices = acted(s, "extension_decision", yes, START + 3 * HOUR)
     assert types(events) == [EventType.EXTENSION_DECIDED]
     assert events[0].data == {
         "approve": True,
@@ -343,12 +150,12 @@ def test_an_extension_request_goes_to_the_parent_and_approval_moves_the_clocks()
 
 def test_approval_moves_only_the_warnings_not_yet_sent() -> None:
     s = accepted()
-    step(s, "extension", action("extension", V, term=Term(working_days=3)), START + 2 * HOUR)
+    acted(s, "extension", action("extension", V, term=Term(working_days=3)), START + 2 * HOUR)
     sent = s.current.warnings[0]
-    clocks_until(s, sent)
+    clocks_fired(s, sent)
     assert s.current.warnings_sent == 1
     decision = action("extension_decision", T, approve=True, term=Term(working_days=1))
-    events, _ = step(s, "extension_decision", decision, sent + HOUR)
+    events, _ = acted(s, "extension_decision", decision, sent + HOUR)
     assert events[0].data["term"] == "1个工作日"
     lvl = s.current
     assert lvl.deadline == sh(3, 6, 18)  # granted less than asked
@@ -358,9 +165,9 @@ def test_approval_moves_only_the_warnings_not_yet_sent() -> None:
 
 def test_a_refused_extension_keeps_the_deadline_and_the_one_request() -> None:
     s = accepted()
-    step(s, "extension", action("extension", V), START + 2 * HOUR)
+    acted(s, "extension", action("extension", V), START + 2 * HOUR)
     no = action("extension_decision", T, approve=False, comment="理由不足")
-    events, notices = step(s, "extension_decision", no, START + 3 * HOUR)
+    events, notices = acted(s, "extension_decision", no, START + 3 * HOUR)
     assert events[0].data == {"approve": False, "comment": "理由不足"}
     assert [to(n) for n in notices] == [("extension_decided", [VILLAGE.code], [], [])]
     assert s.current.deadline == sh(3, 5, 18) and not s.current.extended
@@ -369,27 +176,20 @@ def test_a_refused_extension_keeps_the_deadline_and_the_one_request() -> None:
 
 def test_the_county_decides_its_own_extensions() -> None:
     s = at_county()
-    _, notices = step(s, "extension", action("extension", C), START + 4 * HOUR)
+    _, notices = acted(s, "extension", action("extension", C), START + 4 * HOUR)
     assert [to(n) for n in notices] == [("extension_requested", [COUNTY.code], [], [])]
-    step(s, "extension_decision", action("extension_decision", C, approve=True), START + 5 * HOUR)
+    acted(s, "extension_decision", action("extension_decision", C, approve=True), START + 5 * HOUR)
     assert s.current.deadline == sh(3, 12, 18)
 
 
-def test_an_undecided_extension_lapses_with_the_level() -> None:
-    s = accepted()
-    step(s, "extension", action("extension", V), START + 2 * HOUR)
-    clocks_until(s, sh(3, 5, 18))
-    assert s.unit == TOWNSHIP and s.pending_extension is None
-
-
-# ---- transfer -----------------------------------------------------------------------------
+# ---- transfer -----------------------------------------------------------------------------------
 
 
 def test_a_transfer_takes_the_target_ladder_and_starts_the_clocks_again() -> None:
     s = accepted()
     at = START + 2 * HOUR
     move = Transfer(actor=V, ladder=ladder_of(OTHER_VILLAGE), reason="属枣园村")
-    events, notices = step(s, "transfer", move, at)
+    events, notices = acted(s, "transfer", move, at)
     assert types(events) == [EventType.TRANSFERRED, EventType.LEVEL_ENTERED]
     assert events[0].data == {
         "from_unit": VILLAGE.code,
@@ -404,25 +204,25 @@ def test_a_transfer_takes_the_target_ladder_and_starts_the_clocks_again() -> Non
     assert (new.entered_at, new.deadline, new.warnings_sent) == (at, sh(3, 5, 18), 0)
     assert s.status is Status.PENDING_ACCEPT
     # The ladder is the target's now: its escalation goes to the target's township.
-    step(s, "escalate", action("escalate", clerk(OTHER_VILLAGE)), at + HOUR)
+    acted(s, "escalate", action("escalate", clerk(OTHER_VILLAGE)), at + HOUR)
     assert s.unit == OTHER_TOWNSHIP
 
 
 def test_the_parent_county_transfers_a_township_issue_to_another_township() -> None:
     s = accepted()
-    step(s, "escalate", action("escalate", V), START + 2 * HOUR)
+    acted(s, "escalate", action("escalate", V), START + 2 * HOUR)
     move = Transfer(actor=C, ladder=ladder_of(OTHER_TOWNSHIP), reason="属回龙镇")
-    step(s, "transfer", move, START + 3 * HOUR)
+    acted(s, "transfer", move, START + 3 * HOUR)
     assert (s.ladder, s.rung, s.unit) == (ladder_of(OTHER_TOWNSHIP), 0, OTHER_TOWNSHIP)
 
 
-# ---- resolve, feedback, close --------------------------------------------------------------
+# ---- resolve, feedback, close -------------------------------------------------------------------
 
 
 def test_resolve_waits_for_feedback_and_a_satisfied_citizen_closes_it() -> None:
     s = accepted()
     at = START + 2 * HOUR
-    events, notices = step(s, "resolve", action("resolve", V, summary="已清运"), at)
+    events, notices = acted(s, "resolve", action("resolve", V, summary="已清运"), at)
     assert types(events) == [EventType.RESOLVED] and events[0].actor == V
     assert events[0].data == {
         "summary": "已清运",
@@ -439,7 +239,7 @@ def test_resolve_waits_for_feedback_and_a_satisfied_citizen_closes_it() -> None:
     )
     assert s.current.outcome is Outcome.RESOLVED and next_due(s) == sh(3, 9, 18)
     rating = Feedback(actor=CITIZEN, satisfaction=Satisfaction.BASICALLY_SATISFIED)
-    events, _ = step(s, "feedback", rating, at + HOUR)
+    events, _ = acted(s, "feedback", rating, at + HOUR)
     assert types(events) == [EventType.FEEDBACK, EventType.CLOSED]
     assert events[0].data == {
         "solved": True,
@@ -457,17 +257,17 @@ def test_resolve_waits_for_feedback_and_a_satisfied_citizen_closes_it() -> None:
 
 def test_unsatisfied_reopens_the_same_level_once_then_escalates() -> None:
     s = resolved()
-    events, _ = step(s, "feedback", UNSATISFIED, START + 3 * HOUR)
+    events, _ = acted(s, "feedback", UNSATISFIED, START + 3 * HOUR)
     assert types(events) == [EventType.FEEDBACK, EventType.REOPENED, EventType.LEVEL_ENTERED]
     assert events[1].data == {"unit": VILLAGE.code}
     assert events[2].data["reason"] == "reopened" and events[2].data["note"] == "群众不满意，重办"
     assert (s.status, s.unit, s.resolution) == (Status.PENDING_ACCEPT, VILLAGE, None)
     assert s.feedback_deadline is None and s.reopened_at_level == [VILLAGE.code]
-    step(s, "accept", action("accept", V), START + 4 * HOUR)
-    step(s, "resolve", action("resolve", V), START + 5 * HOUR)
+    acted(s, "accept", action("accept", V), START + 4 * HOUR)
+    acted(s, "resolve", action("resolve", V), START + 5 * HOUR)
     # Solved "no" counts as turned down whatever the satisfaction.
     again = Feedback(actor=CITIZEN, solved=False, satisfaction=Satisfaction.SATISFIED)
-    events, _ = step(s, "feedback", again, START + 6 * HOUR)
+    events, _ = acted(s, "feedback", again, START + 6 * HOUR)
     assert types(events) == [EventType.FEEDBACK, EventType.ESCALATED, EventType.LEVEL_ENTERED]
     assert events[1].data == {
         "outcome": "resolved",
@@ -486,35 +286,24 @@ def test_unsatisfied_reopens_the_same_level_once_then_escalates() -> None:
 def test_at_the_ceiling_a_second_refusal_closes_with_the_dissatisfaction_on_record() -> None:
     s = at_county()
     for hour in (4, 6):
-        step(s, "resolve", action("resolve", C), START + hour * HOUR)
+        acted(s, "resolve", action("resolve", C), START + hour * HOUR)
         if hour == 4:
-            step(s, "feedback", UNSATISFIED, START + (hour + 1) * HOUR)
-            step(s, "accept", action("accept", C), START + (hour + 1) * HOUR)
-    events, _ = step(s, "feedback", UNSATISFIED, START + 7 * HOUR)
+            acted(s, "feedback", UNSATISFIED, START + (hour + 1) * HOUR)
+            acted(s, "accept", action("accept", C), START + (hour + 1) * HOUR)
+    events, _ = acted(s, "feedback", UNSATISFIED, START + 7 * HOUR)
     assert types(events) == [EventType.FEEDBACK, EventType.CLOSED]
     assert s.status is Status.CLOSED and s.resolution is not None
     assert s.feedback is not None and s.feedback.satisfaction is Satisfaction.UNSATISFIED
 
 
-def test_silence_through_the_feedback_window_closes_without_feedback() -> None:
-    s = resolved()
-    window = s.feedback_deadline
-    assert window == sh(3, 9, 18)
-    events, notices = clocks_until(s, window)
-    assert types(events) == [EventType.FEEDBACK_EXPIRED, EventType.CLOSED]
-    assert all(e.actor == SYSTEM_ACTOR and e.at == window for e in events)
-    assert events[1].data["feedback"] is False and notices == []
-    assert (s.status, s.feedback, next_due(s)) == (Status.CLOSED, None, None)
-
-
-# ---- withdraw and request ids ----------------------------------------------------------------
+# ---- withdraw and request ids -------------------------------------------------------------------
 
 
 def test_the_citizen_withdraws_and_every_clock_stops() -> None:
     s = at_county()
-    clocks_until(s, sh(3, 11, 18))  # overdue, reminders running
+    clocks_fired(s, sh(3, 11, 18))  # overdue, reminders running
     at = sh(3, 11, 20)
-    events, notices = step(s, "withdraw", action("withdraw", CITIZEN, reason="已自行解决"), at)
+    events, notices = acted(s, "withdraw", action("withdraw", CITIZEN, reason="已自行解决"), at)
     assert types(events) == [EventType.WITHDRAWN] and events[0].data == {"reason": "已自行解决"}
     assert [to(n) for n in notices] == [("withdrawn", [COUNTY.code], [], [])]
     assert (s.status, s.closed_at, s.current.outcome) == (Status.WITHDRAWN, at, Outcome.WITHDRAWN)
@@ -523,7 +312,7 @@ def test_the_citizen_withdraws_and_every_clock_stops() -> None:
 
 def test_the_unit_withdraws_an_issue_it_has_not_accepted() -> None:
     s = registered()
-    step(s, "withdraw", action("withdraw", V), START + HOUR)
+    acted(s, "withdraw", action("withdraw", V), START + HOUR)
     assert s.status is Status.WITHDRAWN and s.events[-1].actor.role is Role.CLERK
 
 
