@@ -287,6 +287,9 @@ def claim(
     """
     table = table_of(model)
     free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+    # An UPDATE takes SQLite's write lock even when it matches nothing: an idle dispatcher reads.
+    if session.exec(select(table.c.id).where(due, free).limit(1)).first() is None:
+        return []
     pick = core_select(table.c.id).where(due, free).order_by(*order, table.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
