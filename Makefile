@@ -37,8 +37,11 @@ sync: uv
 		exit 1; }
 	$(UV) sync --locked
 
+# The venv's linkage itself, not through `uv run`: where its input is no terminal (a service
+# manager, a script) uv passes a Ctrl-C on a second time, and a second interrupt makes the stack
+# kill its processes instead of stopping them.
 up: sync
-	$(UV) run linkage up $(ARGS)
+	$${UV_PROJECT_ENVIRONMENT:-.venv}/bin/linkage up $(ARGS)
 
 test: sync
 	$(UV) run pytest $(ARGS)

@@ -12,10 +12,15 @@ The uv cache is the empty HOME's, as on the server: the locked dependencies come
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +51,7 @@ class Server:
         return env
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """The command to its end, its output and errors together, as the officer reads them."""
         return subprocess.run(
             command,
             cwd=self.checkout,
@@ -183,3 +189,84 @@ def test_uv_on_path_is_used_and_a_missing_python_is_named(
         "(e.g. apt-get install python3.11) and run make again"
     ], done.stdout
     assert not (server.checkout / ".venv").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _healthz(port: int) -> dict[str, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=2) as got:
+            return dict(json.load(got))
+    except OSError:
+        return None
+
+
+def test_make_up_serves_healthz_and_one_ctrl_c_stops_everything(
+    synced: tuple[Server, subprocess.CompletedProcess[str]],
+) -> None:
+    server, first = synced
+    assert first.returncode == 0, first.stdout
+    api, temporal, ui = _free_port(), _free_port(), _free_port()
+    env = server.env() | {
+        "LINKAGE_TEMPORAL_PORT": str(temporal),
+        "LINKAGE_TEMPORAL_UI_PORT": str(ui),
+    }
+    log_path = server.checkout / "make-up.log"
+    with log_path.open("w") as log:
+        # Its own session: the SIGINT below reaches make and everything in its group, as the
+        # terminal's Ctrl-C reaches the foreground group.
+        make = subprocess.Popen(
+            ["make", "up", f"ARGS=--port {api}"],
+            cwd=server.checkout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            health = None
+            while time.monotonic() < deadline and make.poll() is None:
+                health = _healthz(api)
+                if health and "Press Ctrl-C to stop." in log_path.read_text():
+                    break
+                time.sleep(0.2)
+            output = log_path.read_text()
+            assert health == {"status": "ok", "database": "ok", "temporal": "ok", "worker": "ok"}, (
+                output
+            )
+            named = re.search(r"Processes +(.+)", output)
+            assert named, output
+            pids = [int(pid) for pid in re.findall(r"=(\d+)", named.group(1))]
+            assert len(pids) == 3, output
+
+            os.killpg(make.pid, signal.SIGINT)
+            make.wait(timeout=60)
+        finally:
+            if make.poll() is None:
+                os.killpg(make.pid, signal.SIGKILL)
+                make.wait()
+    output = log_path.read_text()
+    assert "linkage up: everything stopped" in output, output
+    # One Ctrl-C is one interrupt: every process stopped in its own time, none killed.
+    assert "killed it" not in output, output
+    assert not [pid for pid in pids if _alive(pid)], output
+    assert not [port for port in (api, temporal, ui) if _listening(port)], output
