@@ -46,8 +46,10 @@ def next_due(state: IssueState) -> datetime | None:
             candidates.append(s.next_overdue_reminder)
         elif not (s.at_ceiling and s.overdue_since is not None):
             candidates.append(lvl.deadline)
+        # A report deadline that passed while nobody worked the issue (it awaited feedback)
+        # fires when a level is entered again, never before: the trail stays in time order.
         candidates += [
-            d.report_deadline
+            max(d.report_deadline, lvl.entered_at)
             for d in s.departments
             if d.reported_at is None and not d.overdue_notified
         ]

@@ -8,6 +8,7 @@ needs the calendar (a level's clocks, a feedback window, a report deadline) it l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -267,7 +268,8 @@ def _feedback(s: IssueState, a: Action, now: datetime) -> None:
         by_role=a.actor.role,
     )
     s.feedback = record
-    s.feedback_history.append(record)
+    # The history counts the ratings; their comments live in the events (the state stays small).
+    s.feedback_history.append(dataclasses.replace(record, comment=None))
     s.feedback_deadline = None
     data = {
         "solved": a.solved,

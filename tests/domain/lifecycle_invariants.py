@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from domain.lifecycle import limits
 from domain.lifecycle.checks import view_of
@@ -129,14 +128,3 @@ def check_pure_invariants(s: IssueState, expect: Expect) -> None:
     span = lvl.deadline - lvl.entered_at
     unsent = [lvl.entered_at + span * f for f in fractions[lvl.warnings_sent :]]
     assert lvl.warnings[lvl.warnings_sent :] == unsent, "the warnings left the deadline behind"
-
-
-def stale_report_clock(s: IssueState, now: datetime) -> bool:
-    """The known bug (see ``test_a_report_deadline_missed_while_awaiting_feedback_...``): a
-    called department's report deadline that passed while the issue awaited feedback is still
-    pending when a 回访 turns the resolution down, so the next clock lies in the past."""
-    due = next_due(s)
-    return due is not None and any(
-        d.report_deadline == due < now and d.reported_at is None and not d.overdue_notified
-        for d in s.departments
-    )
