@@ -32,7 +32,8 @@ from api.schemas import (
     UnitOut,
 )
 from domain import labels
-from domain.lifecycle.rules import REFUSALS, STAFF_ROLES, IssueView
+from domain.lifecycle.checks import view_of
+from domain.lifecycle.rules import REFUSALS, STAFF_ROLES
 from domain.lifecycle.trail import live_deadline
 from domain.models import (
     Event,
@@ -68,16 +69,7 @@ def _notified_at_once(session: Session, category: str) -> frozenset[str]:
 
 
 def scope_of(session: Session, row: Issue, state: IssueState) -> IssueScope:
-    view = IssueView(
-        issue_id=row.id,
-        status=state.status,
-        unit_code=state.unit.code,
-        unit_name=state.unit.name,
-        above=tuple(u.code for u in state.ladder[state.rung + 1 :]),
-        called=frozenset(d.department for d in state.departments),
-        open_calls=frozenset(d.department for d in state.departments if d.reported_at is None),
-        handled_by=frozenset(lv.unit.code for lv in state.levels),
-    )
+    view = view_of(state)
     return IssueScope(
         view=view,
         registered_unit_path=row.registered_unit_path,

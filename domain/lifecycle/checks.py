@@ -179,6 +179,8 @@ def _extension_decision(state: IssueState, a: Action, now: datetime) -> None:
         not comparable(granted, pending.term) or exceeds(granted, pending.term)
     ):
         raise Rejected("批准的延期不能超过申请的时长", "term")
+    if granted in (Term(seconds=0), Term(working_days=0)):
+        raise Rejected("批准的延期须大于零", "term")
 
 
 def _transfer(state: IssueState, a: Action, now: datetime) -> None:

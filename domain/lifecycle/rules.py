@@ -7,7 +7,7 @@ live state, the API from the read model; neither keeps rules of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from domain.models import Actor, Role, Status
 
@@ -55,7 +55,6 @@ class IssueView:
     called: frozenset[str] = frozenset()  # departments whistled in (吹哨), ever
     open_calls: frozenset[str] = frozenset()  # whistled and not yet reported (报到)
     handled_by: frozenset[str] = frozenset()  # every unit the issue has stayed at
-    feedback_roles: frozenset[Role] = field(default_factory=lambda: STAFF_ROLES)
 
     @property
     def decider(self) -> str:
@@ -103,7 +102,7 @@ def _feedback_refusal(actor: Actor, view: IssueView) -> str | None:
     """回访 is the citizen's, or staff's outside the handling chain: never the rated unit's."""
     if actor.role is Role.CITIZEN:
         return None
-    if actor.role not in STAFF_ROLES or actor.role not in view.feedback_roles:
+    if actor.role not in STAFF_ROLES:
         return REFUSALS["feedback"]
     if actor.role in UNIT_ROLES and actor.unit_code in view.handled_by:
         return REFUSALS["feedback_by_handler"]

@@ -200,16 +200,6 @@ def test_the_units_an_issue_stayed_at_may_not_rate_it_even_after_it_moved_on() -
         assert refusal(outsider, "feedback", view) is None
 
 
-def test_staff_roles_not_named_for_callbacks_may_not_record_one() -> None:
-    view = dataclasses.replace(
-        view_at(VILLAGE, {VILLAGE}), feedback_roles=frozenset({Role.SUPERVISOR})
-    )
-    assert refusal(clerk(OUTSIDE_VILLAGE), "feedback", view) == REFUSALS["feedback"]
-    assert refusal(leader(TOWNSHIP), "feedback", view) == REFUSALS["feedback"]
-    assert refusal(SUPERVISOR, "feedback", view) is None
-    assert refusal(CITIZEN, "feedback", view) is None
-
-
 # ---- the view the workflow builds from its state ---------------------------------------------
 
 
