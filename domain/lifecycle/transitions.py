@@ -47,10 +47,10 @@ from domain.models import (
 )
 
 
-def register(state: IssueState) -> None:
-    """A new issue: its policy terms come first, then its first level."""
-    issue = state.issue
-    state.awaiting = ClockNeed(ClockKind.TERMS, at=issue.registered_at, actor=issue.registered_by)
+def register(state: IssueState, now: datetime) -> None:
+    """A new issue: its policy terms come first, then its first level, both from ``now`` (the
+    workflow's time; the API's ``registered_at`` is another machine's clock)."""
+    state.awaiting = ClockNeed(ClockKind.TERMS, at=now, actor=state.issue.registered_by)
 
 
 def apply(state: IssueState, name: str, action: Action, now: datetime) -> None:

@@ -133,7 +133,7 @@ def registered(
     """An issue registered and entered at its first level, as the run loop leaves it."""
     issue = new_issue(urgency, at, unit, **more)
     state = IssueState(issue=issue, ladder=list(issue.ladder))
-    register(state)
+    register(state, at)
     drive(state)
     return state
 

@@ -117,6 +117,7 @@ class Harness:
         urgency: Urgency = Urgency.NORMAL,
         category: str = "sanitation",
         title: str = "村道垃圾堆放",
+        registered_at: datetime | None = None,
     ) -> WorkflowHandle[Any, Any]:
         issue_id = uuid.uuid4().hex
         with Session(self.engine) as session:
@@ -130,7 +131,7 @@ class Harness:
             urgency=urgency,
             ladder=path,
             registered_by=clerk(village),
-            registered_at=await self.now(),
+            registered_at=registered_at or await self.now(),
             reporter=Reporter(name="张三", phone="13800001234"),
         )
         handle = await self.env.client.start_workflow(

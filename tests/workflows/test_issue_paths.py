@@ -524,3 +524,19 @@ async def test_actions_carry_across_runs_that_continue_as_new_after_every_step(
         assert len(runs) > 2
         for history in runs:
             await Replayer(workflows=[IssueWorkflow]).replay_workflow(history)
+
+
+async def test_the_clocks_count_from_the_workflows_time_not_the_api_machines(
+    env: WorkflowEnvironment, read_model: Any
+) -> None:
+    # The API stamps registered_at with its own clock, which may lag the workflow's (here by two
+    # days, as after the test server skipped time). The first level's clocks count from the
+    # workflow's time: counted from registered_at, every clock would be past and fire at once.
+    async with running_harness(env, read_model) as h:
+        await monday_nine(h)
+        now = await h.now()
+        issue = await h.register(registered_at=now - timedelta(days=2))
+        state = await h.state(issue)
+        assert state.status is Status.PENDING_ACCEPT and state.unit.code == VILLAGE
+        assert state.current.entered_at >= now
+        assert types(state) == [EventType.REGISTERED, EventType.LEVEL_ENTERED]

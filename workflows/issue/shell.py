@@ -78,7 +78,7 @@ class IssueWorkflow:
         """Act on what was decided, then wait for the nearest clock or a decision; until closed."""
         self._woke()
         if start.carried is None:
-            transitions.register(self.s)
+            transitions.register(self.s, workflow.now())
         while True:
             await self._act_on_decisions()
             if self.s.status not in OPEN_STATUSES:
