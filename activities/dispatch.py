@@ -129,8 +129,9 @@ class Dispatcher:
     def wake(self) -> None:
         """Start the next round now rather than at the next poll; safe from any thread."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wakeup.set)
+        if loop is not None:
+            with suppress(RuntimeError):  # the loop closed meanwhile: nothing left to wake
+                loop.call_soon_threadsafe(self._wakeup.set)
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Finish the round, give the sends in flight ``grace`` seconds, cancel the rest.
@@ -171,7 +172,7 @@ class Dispatcher:
                 await self._sleep(wait)
                 continue
             if failures:
-                log.info("dispatcher: the database answers again after %d failed rounds", failures)
+                log.info("dispatcher: back at work after %d failed rounds", failures)
                 failures = 0
             if not more:
                 await self._sleep(self._poll)
