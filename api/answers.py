@@ -8,8 +8,9 @@ a bound (``answer_timeout_seconds``). When it runs out:
 - a registration asks Temporal whether its workflow exists. A running workflow *is* the issue,
   registered: the answer is its 201, with the first level and deadline computed here by the very
   rules and clock activities the worker will run on the same input (``first_state``), so the
-  caller's code, PIN and deadline are the ones the worker records when it catches up. No workflow:
-  a 503 with ``Retry-After``; a retry with the same ``Idempotency-Key`` joins whatever started.
+  caller learns its code and PIN, and the worker records the issue when it catches up. No
+  workflow: a 503 with ``Retry-After``; a retry with the same ``Idempotency-Key`` joins whatever
+  started.
 - an action is a 503 with ``Retry-After``; the retry with the same key is the same update id,
   which Temporal and the workflow apply at most once.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -84,8 +85,16 @@ def workers_unavailable(detail: str) -> ProblemError:
     )
 
 
-async def running_start(temporal: Client, issue_id: str, seconds: float) -> IssueStart | None:
-    """The input of the issue's running workflow (its latest run), or None when there is none.
+@dataclass(frozen=True)
+class Running:
+    """An issue's running workflow, as the server knows it without a worker."""
+
+    start: IssueStart  # its input
+    at: datetime  # when the server started it
+
+
+async def running(temporal: Client, issue_id: str, seconds: float) -> Running | None:
+    """The issue's running workflow (its latest run), or None when there is none.
 
     Asks the server only (describe, then the first event of the run's history): no worker needed.
     """
@@ -99,7 +108,8 @@ async def running_start(temporal: Client, issue_id: str, seconds: float) -> Issu
         raise
     if described.status is not WorkflowExecutionStatus.RUNNING:
         return None
-    return await started_with(temporal, issue_id, seconds, described.run_id)
+    start = await started_with(temporal, issue_id, seconds, described.run_id)
+    return Running(start, described.start_time) if start is not None else None
 
 
 async def started_with(
@@ -116,15 +126,21 @@ async def started_with(
     return None
 
 
-def first_state(settings: Settings, start: IssueStart) -> IssueState:
-    """The state a worker reaches on ``start``: its policy terms and first level, computed by the
-    same transitions and clock activities (``activities.deadlines.Clocks``) it runs, from the
-    registration time the input carries. A run continued as new carries its state already."""
+def first_state(settings: Settings, run: Running) -> IssueState:
+    """The state a worker reaches on the run's input: its policy terms and first level, computed
+    by the same transitions and clock activities (``activities.deadlines.Clocks``) it runs. A run
+    continued as new carries its state already.
+
+    The worker counts from its first workflow task, this from the run's start (the same instant
+    on every retry, so every answer agrees): a worker that comes later records a deadline later
+    by as long as it was away, never an earlier one than the caller was told.
+    """
+    start = run.start
     if start.carried is not None:
         return start.carried
     state = IssueState(issue=start.issue, ladder=list(start.issue.ladder))
     clocks = build_clocks(settings)
-    register(state)
+    register(state, run.at)
     while state.awaiting is not None:
         name, argument, _ = request_for(state, state.awaiting)
         complete(state, getattr(clocks, name)(argument))

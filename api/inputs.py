@@ -14,11 +14,13 @@ Python's year 1 or 9999 (an ``OverflowError``, once a 500).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 
 from api.problems import invalid
@@ -36,6 +38,9 @@ _FORBIDDEN = re.compile(f"[{CONTROL_CLASS}\ud800-\udfff]")
 CHECKED_HEADERS = ("Authorization", API_KEY_HEADER, "Idempotency-Key")
 _JSON = re.compile(r"^application/(?:[\w.+-]+\+)?json\b", re.IGNORECASE)
 _FORM = re.compile(r"^(?:application/x-www-form-urlencoded|multipart/form-data)\b", re.IGNORECASE)
+
+# Formats whose syntax leaves no room for control characters (``password`` is only a UI hint).
+_STRUCTURED = frozenset({"date-time", "date", "time", "duration", "uri", "uuid", "email", "binary"})
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -73,27 +78,71 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
         pending += reversed(children)
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """The names of what a route reads: query parameters, headers, form fields; and whether it
+    reads a JSON body."""
+
+    query: frozenset[str]
+    headers: frozenset[str]
+    form: frozenset[str]
+    body: bool
+
+
+# Per route, computed once (routes compare by value, so they cannot key a dict themselves; the
+# route is kept beside its answer so that its id is never reused).
+_TAKEN: dict[int, tuple[APIRoute, _Taken]] = {}
+
+
+def _taken(route: APIRoute) -> _Taken:
+    if (known := _TAKEN.get(id(route))) is not None:
+        return known[1]
+    query: set[str] = set()
+    headers = set(CHECKED_HEADERS)
+    form: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        query |= {field.alias for field in dependant.query_params}
+        for field in dependant.header_params:
+            info = field.field_info
+            convert = isinstance(info, params.Header) and info.convert_underscores
+            headers.add(field.alias.replace("_", "-") if convert else field.alias)
+        form |= {f.alias for f in dependant.body_params if isinstance(f.field_info, params.Form)}
+        pending += dependant.dependencies
+    taken = _Taken(
+        frozenset(query), frozenset(headers), frozenset(form), route.body_field is not None
+    )
+    _TAKEN[id(route)] = (route, taken)
+    return taken
+
+
+def _check(pairs: Iterable[tuple[str, Any]], taken: frozenset[str]) -> None:
+    for name, value in pairs:
+        if name in taken and isinstance(value, str) and (char := forbidden_character(value)):
+            _refuse(name, char)
+
+
 async def refuse_control_characters(request: Request) -> None:
     """App-wide dependency: a 422 naming the first field that holds a forbidden character.
 
-    Runs before the route's own dependencies and body validation, so nothing has been read from
-    or written to the database or Temporal when it refuses.
+    Looks at what the route takes (its path, its query parameters, the headers it reads, its form
+    fields or its JSON body at any depth): what it ignores is none of its business. Runs before
+    the route's own dependencies and body validation, so nothing has been read from or written to
+    the database or Temporal when it refuses.
     """
-    for source in (request.path_params, request.query_params):
-        for name, value in source.items():
-            if isinstance(value, str) and (char := forbidden_character(value)):
-                _refuse(name, char)
-    for name in CHECKED_HEADERS:
-        for value in request.headers.getlist(name):
-            if char := forbidden_character(value):
-                _refuse(name, char)
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    taken = _taken(route)
+    _check(request.path_params.items(), frozenset(request.path_params))
+    _check(request.query_params.multi_items(), taken.query)
+    _check(((h, v) for h in taken.headers for v in request.headers.getlist(h)), taken.headers)
     content_type = request.headers.get("content-type", "")
-    if _FORM.match(content_type):
+    if taken.form and _FORM.match(content_type):
         form = await request.form()  # parsed once: FastAPI has read it already, Starlette caches
-        for name, value in form.multi_items():
-            if isinstance(value, str) and (char := forbidden_character(value)):
-                _refuse(name, char)
-    elif _JSON.match(content_type) and await request.body():
+        _check(form.multi_items(), taken.form)
+    elif taken.body and _JSON.match(content_type) and await request.body():
         try:
             body = await request.json()  # cached: FastAPI parsed it for the route
         except (ValueError, RecursionError):
@@ -107,8 +156,8 @@ def document_clean_strings(app: FastAPI) -> None:
     """Make the OpenAPI say what ``refuse_control_characters`` refuses: every string a request
     documents (parameters, bodies, forms) without a pattern of its own gets ``CLEAN_PATTERN``.
 
-    Strings with a pattern state it themselves (``api.schemas``); formats and enums already
-    exclude control characters.
+    Strings with a pattern state it themselves (``api.schemas``); enums and structured formats
+    (dates, URLs) exclude control characters already.
     """
     build = app.openapi
 
@@ -144,7 +193,8 @@ def _clean(schema: Any, components: dict[str, Any], seen: set[str]) -> None:
                 seen.add(name)
                 pending.append(components.get(name))
             continue
-        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        free = not {"pattern", "enum", "const"} & set(node)
+        if node.get("type") == "string" and free and node.get("format") not in _STRUCTURED:
             node["pattern"] = CLEAN_PATTERN
         pending += node.get("properties", {}).values()
         pending += [node.get(key) for key in ("items", "anyOf", "oneOf", "allOf")]

@@ -224,18 +224,16 @@ async def _registered_meanwhile(
     """The answer when no worker took the registration in time: a running workflow is the issue,
     registered, at its first level with the deadline the worker will compute; else a 503."""
     try:
-        start = await answers.within(
-            seconds, answers.running_start(temporal, reg.issue.issue_id, seconds)
-        )
+        run = await answers.within(seconds, answers.running(temporal, reg.issue.issue_id, seconds))
     except TimeoutError:
-        start = None
-    if start is None:
+        run = None
+    if run is None:
         raise answers.workers_unavailable(
             "事项尚未登记（办理系统暂未响应），请稍后用同一 Idempotency-Key 重试"
         )
-    check_same(start.issue.request_fingerprint, reg.issue.request_fingerprint)
+    check_same(run.start.issue.request_fingerprint, reg.issue.request_fingerprint)
     metrics.ISSUES_REGISTERED.labels(reg.issue.channel.value, reg.issue.urgency.value).inc()
-    return _created(reg, _result_of(answers.first_state(settings, start)))
+    return _created(reg, _result_of(answers.first_state(settings, run)))
 
 
 async def start_and_handshake(

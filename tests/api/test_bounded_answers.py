@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -170,7 +170,8 @@ async def test_without_a_worker_registration_answers_201_in_time_and_the_worker_
     }
 
     key = f"no-worker-{uuid.uuid4()}"
-    r, took = await stack.register(key, urgency="urgent")
+    asked = time.monotonic()
+    r, took = await stack.register(key, urgency="urgent")  # 4 hours: the deadline to the second
     assert r.status_code == 201, r.text
     assert took < ANSWER + SLACK, took
     created = r.json()
@@ -188,11 +189,14 @@ async def test_without_a_worker_registration_answers_201_in_time_and_the_worker_
     other, took = await stack.register(key, urgency="normal")
     assert problem(other, 422)["field"] == "Idempotency-Key" and took < ANSWER + SLACK
 
-    # The worker comes: it records the issue with the deadline the API answered, the PIN works.
+    # The worker comes: it records the issue, at the level answered, counting its deadline from
+    # its own start (later by as long as it was away, never earlier); the PIN works.
     stack.worker.start()
     await stack.worker.ready()
     row = await stack.recorded(created["id"])
-    assert row.deadline == deadline and row.status == "pending_accept"
+    assert (row.status, row.level, row.unit_code) == ("pending_accept", "village", VILLAGE)
+    assert row.deadline is not None
+    assert deadline <= row.deadline <= deadline + timedelta(seconds=time.monotonic() - asked)
     assert row.tracking_code == created["tracking_code"]
     citizen = {"tracking_code": created["tracking_code"], "pin": created["pin"]}
     tracked = await stack.http.post("/issues/track", json=citizen)
@@ -232,10 +236,16 @@ async def test_with_the_worker_stopped_actions_are_503_and_registrations_201_in_
 
         await stack.worker_is("absent", within=ABSENT + 4 * LONG_POLL + 10)
 
-    # The worker goes on: the issue registered meanwhile is recorded as answered, and the
+    # The worker goes on: the issue registered meanwhile is recorded at its first level, and the
     # retried action applies once, whether the paused one went through or not.
     row = await stack.recorded(registered.json()["id"])
-    assert row.deadline == datetime.fromisoformat(registered.json()["deadline"])
+    assert (row.status, row.level, row.tracking_code) == (
+        "pending_accept",
+        "village",
+        registered.json()["tracking_code"],
+    )
+    assert row.deadline is not None
+    assert row.deadline >= datetime.fromisoformat(registered.json()["deadline"])
     retried, _ = await stack.timed(
         "POST", f"/issues/{issue_id}/accept", headers=await stack.headers(accept_key)
     )

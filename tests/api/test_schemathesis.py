@@ -7,6 +7,10 @@ check runs on each response: no 5xx, a documented status code and content type, 
 the documented model (a problem detail, ``application/problem+json``, for every error), invalid
 data refused, valid data accepted, authentication not ignored.
 
+Two phases: every operation fuzzed alone (schema-valid and schema-invalid data), then stateful
+scenarios that follow the links Schemathesis infers between operations (a registration's ``id``
+into the actions, reads and lists of that issue).
+
 The app is reached in process through Schemathesis's ASGI client, which runs it on its own event
 loop thread; the examples run in a worker thread, so the session loop stays free for the Temporal
 worker that the actions wait for.
@@ -45,6 +49,7 @@ from .conftest import COUNTY, TOWNSHIP, Api
 FUZZ_VILLAGE = "611025001006"  # 北城社区: no other API test registers or counts issues here
 USER = "county-admin"
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
+STATEFUL_SCENARIOS, STATEFUL_STEPS = 25, 8
 # Sign-in runs argon2 on every attempt, even for unknown users: a few examples are enough.
 FEW_EXAMPLES = {"POST /api/v1/auth/token": 3}
 
@@ -123,6 +128,10 @@ def bearer_token_enforced(ctx: CheckContext, response: Response, case: Case) -> 
     return True
 
 
+# Ours, beside every Schemathesis check but positive_data_acceptance (which the first replaces).
+CHECKS = [valid_data_accepted, problems_are_problem_json, bearer_token_enforced]
+
+
 @pytest.fixture(scope="module")
 def app(settings: Settings, engine: Engine, temporal_env: WorkflowEnvironment) -> Iterator[FastAPI]:
     app = create_app(settings, temporal=temporal_env.client, engine=engine)
@@ -179,14 +188,69 @@ def _fuzz(
                 # only the API key, and bearer_token_enforced does the rest.
                 headers=auth,
                 excluded_checks=[positive_data_acceptance],
-                additional_checks=[
-                    valid_data_accepted,
-                    problems_are_problem_json,
-                    bearer_token_enforced,
-                ],
+                additional_checks=CHECKS,
             )
 
         check()
+
+
+def _stateful(schema: BaseSchema, auth: dict[str, str]) -> tuple[str, int]:
+    """The stateful phase: sequences of calls along the links Schemathesis infers between
+    operations (an issue registered, then acted on, read and listed), every check on every
+    answer. Returns the failure's report (or nothing) and how many actions succeeded on an issue
+    registered earlier in their scenario."""
+    machine = schema.as_state_machine()
+    chained = 0
+
+    class Scenarios(machine):  # type: ignore[valid-type, misc]
+        def setup(self) -> None:
+            self.registered: set[str] = set()
+
+        def after_call(self, response: Response, case: Case) -> None:
+            nonlocal chained
+            if case.operation.label == "POST /api/v1/issues" and response.status_code == 201:
+                self.registered.add(response.json()["id"])
+            issue = (case.path_parameters or {}).get("issue_id")
+            chained += issue in self.registered and response.status_code == 200
+
+        def before_call(self, case: Case) -> None:
+            # Valid data names a village, category and departments that exist, so registrations
+            # succeed and their issues flow into the actions.
+            if case.meta is not None and case.meta.generation.mode.is_positive:
+                _known_references(case)
+
+        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            return {"session": session, "headers": auth}
+
+        def validate_response(
+            self,
+            response: Response,
+            case: Case,
+            additional_checks: list[Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            case.validate_response(
+                response,
+                excluded_checks=[positive_data_acceptance],
+                additional_checks=CHECKS,
+                transport_kwargs=kwargs,
+            )
+
+    with asgi.get_client(schema.app) as session:
+        try:
+            Scenarios.run(
+                settings=settings(
+                    max_examples=STATEFUL_SCENARIOS,
+                    stateful_step_count=STATEFUL_STEPS,
+                    deadline=None,
+                    database=None,
+                    derandomize=True,
+                    suppress_health_check=list(HealthCheck),
+                )
+            )
+        except (Exception, BaseExceptionGroup) as failure:
+            return f"stateful phase: {failure}", chained
+    return "", chained
 
 
 def _fuzz_all(schema: BaseSchema, auth: dict[str, str], known: dict[str, list[Any]]) -> str:
@@ -230,7 +294,9 @@ async def test_every_operation_answers_as_documented(api: Api, app: FastAPI) -> 
     )
     assert len(list(schema.get_all_operations())) >= 20
     failures = await asyncio.to_thread(_fuzz_all, schema, auth, known)
-    assert not failures, failures
+    stateful, chained = await asyncio.to_thread(_stateful, schema, auth)
+    assert not failures + stateful, failures + stateful
+    assert chained > 0, "the stateful phase never acted on an issue it had registered"
 
 
 async def test_the_openapi_documents_every_error_as_a_problem(api: Api) -> None:
