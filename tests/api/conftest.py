@@ -28,7 +28,7 @@ from store.issue_state import events_of
 from store.seed import seed
 from store.tables import Issue
 from tests.conftest import venv_binary
-from workers.main import build_worker, register_search_attributes
+from workers.main import build_worker, register_search_attributes, serving
 from workflows.issue import workflow_id
 
 # The demo county's units (镇安县): two villages of one township, and another township.
@@ -86,7 +86,8 @@ async def worker(
             executor=ThreadPoolExecutor(max_workers=64),
             task_queue=settings.task_queue,
         )
-        async with worker:
+        # The worker and, beside it, the dispatcher that fans notices out of the outbox.
+        async with serving(worker, engine, http, settings):
             yield
 
 

@@ -33,7 +33,7 @@ from settings import ROOT, Settings
 from store.db import make_engine, migrate
 from store.units_import import import_units
 from tests.workflows.conftest import Harness
-from workers.main import build_worker, register_search_attributes
+from workers.main import build_worker, register_search_attributes, serving
 
 T = TypeVar("T")
 
@@ -105,7 +105,8 @@ async def running_harness(
             executor=ThreadPoolExecutor(max_workers=64),
             task_queue=task_queue,
         )
-        async with worker:
+        # The worker and the dispatcher beside it, as a worker process runs them.
+        async with serving(worker, engine, http, settings):
             harness = Harness(env, engine, task_queue, history_limit=history_limit)
             try:
                 yield harness
