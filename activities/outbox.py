@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event
 from sqlmodel import Session
 from temporalio.converter import AdvancedJSONEncoder, value_to_type
 
 from domain.models import Notice
+from store.db import upsert_insert
 from store.tables import OutboxNotice, table_of
 
 _KEY = ("issue_id", "seq", "kind")
@@ -50,7 +50,9 @@ def enqueue(session: Session, notices: Sequence[Notice]) -> None:
         }
         for n in notices
     ]
-    stmt = _insert(session, table_of(OutboxNotice)).on_conflict_do_nothing(index_elements=_KEY)
+    stmt = upsert_insert(session, table_of(OutboxNotice)).on_conflict_do_nothing(
+        index_elements=_KEY
+    )
     session.exec(stmt, params=rows)
     session.info[_WAKE_ON_COMMIT] = True
     if not event.contains(session, "after_commit", _committed):
@@ -95,13 +97,3 @@ def _committed(session: Session) -> None:
     # Only a commit that carried notices wakes anyone (a session may commit other work later).
     if session.info.pop(_WAKE_ON_COMMIT, False):
         wake_dispatchers()
-
-
-def _insert(session: Session, table: Table) -> Any:
-    """``INSERT`` that takes ``ON CONFLICT``: the same clause in both dialects, two classes."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")

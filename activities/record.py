@@ -14,14 +14,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, Table, func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, func
 from sqlmodel import Session, SQLModel, select
 from temporalio import activity
 
 from activities.outbox import enqueue
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
-from store.db import session_scope
+from store.db import session_scope, upsert_insert
 from store.tables import (
     Issue,
     IssueDepartment,
@@ -222,19 +221,9 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 # ---- dialect-neutral upserts --------------------------------------------------------------------
 
 
-def _dialect_insert(session: Session, table: Table) -> Any:
-    """``INSERT`` that takes ``ON CONFLICT``: same clause in SQLite and PostgreSQL, two classes."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"the recorder supports SQLite and PostgreSQL, not {dialect}")
-
-
 def _upsert_issue(session: Session, row: dict[str, Any]) -> None:
     table = table_of(Issue)
-    stmt = _dialect_insert(session, table).values(row)
+    stmt = upsert_insert(session, table).values(row)
     excluded = stmt.excluded
     changes: dict[str, Any] = {
         name: excluded[name] for name in row if name not in ("id", "pin_hash", *_API_OWNED)
@@ -260,7 +249,7 @@ def _upsert(
     """Insert ``rows``; on a clash of ``keys`` overwrite the other columns, or keep the old row."""
     if not rows:
         return
-    stmt = _dialect_insert(session, table_of(model))
+    stmt = upsert_insert(session, table_of(model))
     if update:
         changes = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)

@@ -10,7 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -129,3 +130,14 @@ def alembic_config(url: str | None = None) -> Config:
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision`` (default: the newest)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def upsert_insert(session: Session, table: Table) -> Any:
+    """``INSERT`` that takes ``ON CONFLICT`` (the same clause in SQLite and PostgreSQL, two
+    classes): what the recorder and the outbox write with."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"Linkage writes SQLite and PostgreSQL, not {dialect}")
