@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from bench.context import Ctx
 POLL_S = 0.25
 WARM = 20
 START_CONCURRENCY = 64  # as the ballast of issues is started
-SHAPE_SAMPLES = 5
+SHAPE_SAMPLES = 10
 ROLES = ("temporal", "worker")  # the processes an escalation costs; the bench only watches
 
 
@@ -71,15 +72,19 @@ class Shape:
     """What one firing cost in history events, from the timer's firing to the history's end
     (means over ``samples`` workflows)."""
 
-    workflow_tasks: float
+    workflow_tasks: float  # started: each attempt the worker ran
     activity_round_trips: float
     local_activities: float
     samples: int
+    # Workflow tasks the server timed out (a sticky task not taken within its schedule-to-start
+    # timeout goes back to the normal queue: the worker then gets the whole history again).
+    timed_out: float = 0.0
 
     def brief(self) -> str:
+        timeouts = f", {self.timed_out:g} timed out" if self.timed_out else ""
         return (
-            f"{self.workflow_tasks:g} workflow task(s), {self.activity_round_trips:g} activity "
-            f"round trip(s), {self.local_activities:g} local activities"
+            f"{self.workflow_tasks:g} workflow task(s){timeouts}, {self.activity_round_trips:g} "
+            f"activity round trip(s), {self.local_activities:g} local activities"
         )
 
 
@@ -92,9 +97,16 @@ class Burst:
     all_done: bool
     seen_after: Dist  # seconds from the instant until the bench saw each one done
     cpu: dict[str, dict[str, float]]  # Stack.cpu shares over the burst's window
+    # The machine's 1-minute load average when the window closed: others' work shows here.
+    load: float = math.nan
     overlap: str = ""
     shape: Shape | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def cores(self) -> float:
+        """Cores the server and the worker kept busy over the window."""
+        return sum(self.cpu.get(r, {}).get("cores", 0.0) for r in ROLES)
 
     @property
     def seconds(self) -> float:
@@ -121,6 +133,7 @@ class Burst:
             "per_s": round(self.rate, 1),
             "cpu": self.cpu,
             "cpu_ms_per_firing": {r: round(self.cpu_ms(r), 1) for r in ROLES},
+            "load_average_1m_at_end": round(self.load, 2),
             "shape": asdict(self.shape) if self.shape else None,
             **({"overlapped_starts": self.overlap} if self.overlap else {}),
             **self.extra,
@@ -142,8 +155,11 @@ async def measure(
         everyone = await watcher.wait_for(due, within_s=max(300.0, due / 5))
         elapsed = time.monotonic() - began
         used = cpu_share(cpu, ctx.stack.cpu(), elapsed)
+        load = os.getloadavg()[0]
         seen = [(t - at).total_seconds() for t in watcher.seen.values()]
-    return Burst(due=due, all_done=everyone, seen_after=Dist.of(seen), cpu=used, overlap=overlap)
+    return Burst(
+        due=due, all_done=everyone, seen_after=Dist.of(seen), cpu=used, load=load, overlap=overlap
+    )
 
 
 _IN_FLIGHT = {
@@ -172,9 +188,11 @@ async def _settled(
 
 
 async def shape(client: Client, workflow_ids: Sequence[str]) -> Shape | None:
-    """Workflow tasks, activity round trips and local activities after the last timer fired."""
-    counted: list[tuple[int, int, int]] = []
-    for workflow_id in workflow_ids[:SHAPE_SAMPLES]:
+    """Workflow tasks, activity round trips and local activities after the last timer fired,
+    from ``SHAPE_SAMPLES`` histories spread evenly over ``workflow_ids`` (first to last fired)."""
+    step = max(1, len(workflow_ids) // SHAPE_SAMPLES)
+    counted: list[tuple[int, int, int, int]] = []
+    for workflow_id in workflow_ids[::step][:SHAPE_SAMPLES]:
         types = await _settled(client, workflow_id)
         fired = [i for i, t in enumerate(types) if t == EventType.EVENT_TYPE_TIMER_FIRED]
         if not fired:
@@ -185,12 +203,15 @@ async def shape(client: Client, workflow_ids: Sequence[str]) -> Shape | None:
                 after.count(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
                 after.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
                 after.count(EventType.EVENT_TYPE_MARKER_RECORDED),
+                after.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT),
             )
         )
     if not counted:
         return None
-    tasks, activities, markers = (sum(c[i] for c in counted) / len(counted) for i in range(3))
-    return Shape(tasks, activities, markers, len(counted))
+    tasks, activities, markers, timed_out = (
+        sum(c[i] for c in counted) / len(counted) for i in range(4)
+    )
+    return Shape(tasks, activities, markers, len(counted), timed_out)
 
 
 async def _start_bare(ctx: Ctx, key: str, due: datetime) -> None:

@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             "Burst: bench.worker pins the village deadline of the N ballast issues to one "
             "instant (only the level_clock activity's answer differs from production); "
             "steady probes use the bench policy's relative deadline.",
+            "Bare SDK baseline (lag): bench.bare, a timer to one instant then one activity "
+            "inserting one row into the read model's database, N at once, registered in the "
+            "same bench.worker Worker as the issues (same task queue, slots, thread pool, "
+            "sticky cache) and fired after ours's burst with the same N issues open.",
             f"Stack: Temporal dev server on SQLite (devstack pragmas), read model on SQLite, "
             f"{args.workers} worker process(es), one API process (uvicorn, 1 process).",
         ],
