@@ -154,18 +154,16 @@ class IssueWorkflow:
     def _admit(self, name: str, a: Action) -> None:
         """The validator of every action: the busy guard, then the rules (nothing is written).
 
-        Busy: once the loop has acted in a workflow task, an update that arrives later in the
-        same task is turned away (rejected updates leave no trace) and the API sends it again at
+        Busy: while the loop acts, and once it has acted in a workflow task, an update that
+        arrives is turned away (rejected updates leave no trace) and the API sends it again at
         once. A worker taking up an issue cold may hand the workflow a timer's firing first and
         an update after, where a replay applies the update first (temporalio/sdk-python#1591);
         an update admitted only before the loop acts reads the same on both.
         """
-        if self._acted_in == workflow.info().get_current_history_length():
+        if self._busy():
             raise _reject("事项正在处理，请稍后重试", BUSY)
         if self._seen(a):
             return
-        if self.s.awaiting is not None or self._acting:
-            return  # the handler waits for the loop and checks again
         try:
             checks.check(self.s, name, a, workflow.now())
         except checks.Rejected as refused:
@@ -315,8 +313,19 @@ class IssueWorkflow:
 
     @registered.validator
     def _admit_registered(self) -> None:
-        if self._acted_in == workflow.info().get_current_history_length():
+        if self._busy():
             raise _reject("事项正在处理，请稍后重试", BUSY)
+
+    def _busy(self) -> bool:
+        """Whether the loop acts now, or already acted in this workflow task.
+
+        A cold worker may hand over a timer's firing in one activation (with the history length
+        of an older task) and a clock's or record's result together with an update in the next:
+        the loop is then still acting when the update's validator runs. Either way the update
+        goes again a moment later, into the next task.
+        """
+        acting = self._acting or self.s.awaiting is not None
+        return acting or self._acted_in == workflow.info().get_current_history_length()
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IssueState:
