@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench.run --quick`` (``make bench``, < 5 min) or ``--full``.
+"""Run the benchmarks: ``python -m bench.run --quick`` (``make bench``, about 5½ min) or ``--full``.
 
 Starts a private stack (Temporal dev server on SQLite, the read model on SQLite, ``--workers``
 worker processes and one API) on free ports in a temporary directory, runs the chosen benchmarks
@@ -47,7 +47,7 @@ OUT_DIR = Path(__file__).resolve().parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small sizes, < 5 min (default)")
+    size.add_argument("--quick", action="store_true", help="small sizes, about 5½ min (default)")
     size.add_argument("--full", action="store_true", help="the sizes the goals are set at")
     parser.add_argument(
         "--only",
