@@ -140,7 +140,7 @@ class Harness:
             id=workflow_id(issue_id),
             task_queue=self.task_queue,
         )
-        await handle.execute_update("registered", result_type=ActionResult)
+        await admitted(lambda: handle.execute_update("registered", result_type=ActionResult))
         self.handles.append(handle)
         return handle
 

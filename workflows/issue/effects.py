@@ -1,7 +1,10 @@
 """The effects the run loop performs, one place each: clocks, the record, search attributes.
 
-Clocks and the record run as local activities, inside the workflow task that decided: an
-escalation is one timer task and no activity round trip through the server.
+Clocks are pure and run as local activities, inside the workflow task that decided. The record
+writes the read model and the outbox: it is one ordinary activity, whose input the history holds
+before it runs (a local activity runs before its task completes, and a task that is retried after
+a crash may decide otherwise). An escalation is one timer task, one activity round trip and its
+task.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ async def record(state: IssueState) -> None:
         state=dataclasses.replace(state, events=list(state.events), outbox=list(state.outbox)),
         from_seq=state.recorded_seq,
     )
-    await workflow.execute_local_activity(
+    # An ordinary activity, not a local one: its input is in the history before it runs, so a
+    # retried workflow task can never write a snapshot (events, notices) the history lacks.
+    await workflow.execute_activity(
         "record", snapshot, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PATIENT
     )
     state.events = [e for e in state.events if e.seq >= upto]
