@@ -54,7 +54,11 @@ def main() -> int:
             f"run {run:2d} seed {seed}: {'passed' if ok else 'FAILED'} in {took:.0f} s — {tail[0]}"
         )
         if not ok:
-            print(done.stdout[-4000:], done.stderr[-2000:], sep="\n")
+            kept = ROOT / "test-artifacts" / f"soak-run-{run}-seed-{seed}.log"
+            kept.parent.mkdir(exist_ok=True)
+            kept.write_text(done.stdout + done.stderr)
+            reasons = [line for line in done.stdout.splitlines() if line.startswith("E  ")]
+            print(*reasons[:12], f"whole output: {kept}", sep="\n")
             if args.stop_on_failure:
                 break
         sys.stdout.flush()
