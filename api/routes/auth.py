@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import API_PREFIX, CurrentPrincipal, SessionDep, SettingsDep
-from api.deps import in_thread
+from api.deps import API_PREFIX, CurrentPrincipal, SessionDep, SettingsDep, in_thread
 from api.problems import responses, unauthorized
 from api.schemas import Me, Token, UnitOut
 from api.security import authenticate, create_access_token
