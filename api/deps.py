@@ -36,7 +36,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-
 async def in_thread(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run blocking work (SQL, argon2) off the event loop."""
     return await run_in_threadpool(fn, *args, **kwargs)
