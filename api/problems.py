@@ -32,6 +32,7 @@ log = logging.getLogger("linkage.api")
 
 MEDIA_TYPE = "application/problem+json"
 REJECTED = "Rejected"  # ApplicationError type of the workflow validators' refusals
+BUSY = "Busy"  # the workflow acts and takes no update now (workflows.issue.shell.BUSY)
 TEMPORAL_CONNECT_FAILURE = "Failed client connect"  # the SDK's RuntimeError for no server
 
 # A trailing "(field)" in a workflow refusal names the request field it is about.
@@ -247,6 +248,10 @@ def rejection_field(reason: str) -> str | None:
 
 def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
     cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == BUSY:
+        # Still busy after the API's patience (its record waits for a worker, say): nothing was
+        # applied; the same request with the same Idempotency-Key may be sent again.
+        return temporal_unavailable(request)
     if isinstance(cause, ApplicationError) and cause.type == REJECTED:
         reason = cause.message
         field = rejection_field(reason)

@@ -58,6 +58,7 @@ from store.units_import import ladder
 from tests.e2e.stack import free_ports
 from tests.faults.stack import DevServer, WorkerProcess, eventually
 from tests.workflows.conftest import (
+    BUSY_PATIENCE,
     COUNTY,
     VILLAGE,
     Harness,
@@ -265,7 +266,8 @@ async def register_many(
                     await admitted(
                         lambda: handle.execute_update(
                             "registered", id=f"registered-{issue_id}", result_type=ActionResult
-                        )
+                        ),
+                        patience=BUSY_PATIENCE,
                     )
                     break
                 except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):

@@ -54,6 +54,8 @@ from workers.main import register_search_attributes
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
 TZ = ZoneInfo("Asia/Shanghai")
+# A workflow stays busy while its record waits for a worker: the fault tests kill the only one.
+BUSY_PATIENCE = 120.0
 _IN_FLIGHT = (
     HistoryEventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     HistoryEventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
@@ -140,7 +142,10 @@ class Harness:
             id=workflow_id(issue_id),
             task_queue=self.task_queue,
         )
-        await admitted(lambda: handle.execute_update("registered", result_type=ActionResult))
+        await admitted(
+            lambda: handle.execute_update("registered", result_type=ActionResult),
+            patience=BUSY_PATIENCE,
+        )
         self.handles.append(handle)
         return handle
 
@@ -153,7 +158,8 @@ class Harness:
         result: ActionResult = await admitted(
             lambda: live.execute_update(
                 update, action, id=action.request_id, result_type=ActionResult
-            )
+            ),
+            patience=BUSY_PATIENCE,
         )
         return result
 
