@@ -2,10 +2,11 @@
 
 What a developer writes first for "at T, do one thing and record it": ``workflow.sleep`` to the
 instant, then one remote activity (``bench.bare_activity``: one row inserted with SQLAlchemy into
-the read model's database). Its escalation costs two workflow tasks (the timer's and the
-activity result's) and one activity round trip through the server; the issue workflow's costs one
-workflow task with its clock and record as local activities. The lag benchmark fires N of each at
-one instant on the same worker and compares their CPU and rate.
+the read model's database). A firing costs two workflow tasks (the timer's and the activity
+result's) and one activity round trip through the server; the issue workflow's escalation costs
+the same tasks with its clock as a local activity and ``record`` as the activity, whose input is
+the whole issue state. The lag benchmark fires N of each at one instant on the same worker and
+compares their CPU and rate.
 
 This module holds only the workflow and its inputs, and imports nothing but ``temporalio`` and the
 standard library: the sandbox imports it again for every run.

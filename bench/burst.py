@@ -97,8 +97,8 @@ class Burst:
     all_done: bool
     seen_after: Dist  # seconds from the instant until the bench saw each one done
     cpu: dict[str, dict[str, float]]  # Stack.cpu shares over the burst's window
-    # The machine's 1-minute load average when the window closed: others' work shows here.
-    load: float = math.nan
+    # Cores the rest of the machine (not the stack, not the bench) kept busy over the window.
+    others: float = math.nan
     overlap: str = ""
     shape: Shape | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -133,7 +133,7 @@ class Burst:
             "per_s": round(self.rate, 1),
             "cpu": self.cpu,
             "cpu_ms_per_firing": {r: round(self.cpu_ms(r), 1) for r in ROLES},
-            "load_average_1m_at_end": round(self.load, 2),
+            "other_processes_cores": round(self.others, 2),
             "shape": asdict(self.shape) if self.shape else None,
             **({"overlapped_starts": self.overlap} if self.overlap else {}),
             **self.extra,
@@ -150,16 +150,30 @@ async def measure(
     """Wait for ``at``, then until ``done`` lists ``due`` ids; the CPU each process used."""
     with Watcher(done) as watcher:
         await _sleep_until(at)
-        cpu = ctx.stack.cpu()
+        cpu, machine = ctx.stack.cpu(), machine_busy_s()
         began = time.monotonic()
         everyone = await watcher.wait_for(due, within_s=max(300.0, due / 5))
         elapsed = time.monotonic() - began
         used = cpu_share(cpu, ctx.stack.cpu(), elapsed)
-        load = os.getloadavg()[0]
+        ours = sum(share["cpu_s"] for share in used.values())
+        others = max(0.0, machine_busy_s() - machine - ours) / elapsed if elapsed else math.nan
         seen = [(t - at).total_seconds() for t in watcher.seen.values()]
     return Burst(
-        due=due, all_done=everyone, seen_after=Dist.of(seen), cpu=used, load=load, overlap=overlap
+        due=due,
+        all_done=everyone,
+        seen_after=Dist.of(seen),
+        cpu=used,
+        others=others,
+        overlap=overlap,
     )
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent not idle since boot (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 _IN_FLIGHT = {
