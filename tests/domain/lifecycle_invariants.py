@@ -30,10 +30,18 @@ class Expect:
 
 
 def check_invariants(s: IssueState, expect: Expect) -> None:
-    """``tests/workflows/test_properties.check_invariants``, on the whole trail."""
-    # The ladder and its ceiling.
-    assert s.ladder[-1] == COUNTY and 0 <= s.rung < len(s.ladder)
+    """Everything an issue keeps after a step of the pure driver."""
     assert s.ladder == ladder_of(s.ladder[0]), "the ladder is not the tree's path"
+    check_trail(s, expect)
+    check_pure_invariants(s, expect)
+
+
+def check_trail(s: IssueState, expect: Expect) -> None:
+    """The invariants of an issue read on its whole trail: the pure driver's, and the workflow
+    property test's (``tests/workflows/test_properties.py``) on the live state with its trail."""
+    # The ladder and its ceiling.
+    assert s.ladder[-1].kind is UnitKind.COUNTY and s.ladder[-1].code == COUNTY.code
+    assert 0 <= s.rung < len(s.ladder)
     assert s.current.unit == s.unit
     ranks = [RANK[lv.unit.kind] for lv in s.levels]
     assert ranks == sorted(ranks), f"the issue went down the ladder: {ranks}"
@@ -104,8 +112,6 @@ def check_invariants(s: IssueState, expect: Expect) -> None:
     for e in s.events:
         if e.type in unit_work and e.actor.role is not Role.ADMIN:
             assert e.actor.unit_code == e.unit, f"{e.type} at {e.unit} by {e.actor}"
-
-    check_pure_invariants(s, expect)
 
 
 def check_pure_invariants(s: IssueState, expect: Expect) -> None:

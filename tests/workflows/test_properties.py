@@ -89,6 +89,8 @@ from domain.models import (
 )
 from domain.policy import load_policy
 from store.units_import import ladder
+from tests.domain.lifecycle_invariants import Expect
+from tests.domain.lifecycle_invariants import check_trail as check_invariants
 from tests.workflows.conftest import COUNTY, VILLAGE, Harness, clerk, leader, settled_read_model
 from tests.workflows.standalone import (
     LoopThread,
@@ -107,7 +109,6 @@ DEPARTMENTS = {"zhenan-zhujian": "住建", "zhenan-shuili": "水利"}
 SUPERVISOR = Actor(user="county-supervisor", role=Role.SUPERVISOR, unit_code=COUNTY)
 ADMIN = Actor(user="county-admin", role=Role.ADMIN, unit_code=COUNTY)
 CITIZEN = Actor(user="citizen", role=Role.CITIZEN)
-RANK = {UnitKind.VILLAGE: 0, UnitKind.TOWNSHIP: 1, UnitKind.COUNTY: 2}
 WORKING = (Status.PENDING_ACCEPT, Status.IN_PROGRESS)
 LOST_QUERY = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 
@@ -394,90 +395,6 @@ def must_succeed(step: Step, s: IssueState) -> bool:
 
 
 # ---- what must hold after every step ---------------------------------------------------------
-
-
-@dataclass
-class Expect:
-    """What the driver saw succeed: the resolve actions, in order."""
-
-    resolves: list[tuple[str, str]] = field(default_factory=list)  # (level, unit code)
-
-
-def check_invariants(s: IssueState, expect: Expect) -> None:
-    # The ladder and its ceiling.
-    assert s.ladder[-1].kind is UnitKind.COUNTY and s.ladder[-1].code == COUNTY
-    assert 0 <= s.rung < len(s.ladder)
-    assert s.current.unit == s.unit
-    ranks = [RANK[lv.unit.kind] for lv in s.levels]
-    assert ranks == sorted(ranks), f"the issue went down the ladder: {ranks}"
-    assert all(lv.level == lv.unit.kind.value for lv in s.levels)
-
-    # One outcome per level left; none on the current level while people work on it.
-    for lv in s.levels[:-1]:
-        assert lv.outcome is not None and lv.left_at is not None, lv
-    current = s.current.outcome
-    if s.status in WORKING:
-        assert current is None and s.current.left_at is None
-    elif s.status is Status.WITHDRAWN:
-        assert current is Outcome.WITHDRAWN
-    else:
-        assert current is Outcome.RESOLVED
-
-    # The resolution: where the last accepted resolve happened, while it stands.
-    if s.status in (Status.AWAITING_FEEDBACK, Status.CLOSED):
-        assert s.resolution is not None and expect.resolves
-        assert (s.resolution.level, s.resolution.unit) == expect.resolves[-1]
-    else:
-        assert s.resolution is None, f"{s.status}: a resolution stands ({s.resolution})"
-
-    # Clocks that make sense together.
-    if s.overdue_since is not None and s.status in WORKING:
-        assert s.at_ceiling and s.current.deadline <= s.overdue_since
-    if s.pending_extension is not None:
-        assert s.status is Status.IN_PROGRESS and s.current.extension_requested
-        assert s.overdue_since is None, "an extension still pending on an overdue issue"
-    if s.status is Status.AWAITING_FEEDBACK:
-        assert s.feedback_deadline is not None
-    elif s.status in WORKING:
-        assert s.feedback_deadline is None
-
-    # The events: gapless, and telling the same story as the state.
-    assert [e.seq for e in s.events] == list(range(1, s.next_seq))
-    types = [e.type for e in s.events]
-    assert types.count(EventType.LEVEL_ENTERED) == len(s.levels)
-    assert types.count(EventType.ACCEPTED) == sum(lv.accepted_at is not None for lv in s.levels)
-    assert types.count(EventType.RESOLVED) == sum(lv.outcome is Outcome.RESOLVED for lv in s.levels)
-    assert types.count(EventType.TRANSFERRED) == sum(
-        lv.outcome is Outcome.TRANSFERRED for lv in s.levels
-    )
-    escalations = [e.data["outcome"] for e in s.events if e.type is EventType.ESCALATED]
-    for outcome in (Outcome.ESCALATED_ON_REQUEST, Outcome.ESCALATED_ON_TIMEOUT):
-        assert escalations.count(outcome.value) == sum(lv.outcome is outcome for lv in s.levels)
-    assert types.count(EventType.WARNING) == s.warnings_sent
-    assert types.count(EventType.FEEDBACK) == len(s.feedback_history)
-    assert types.count(EventType.REPORTED) == sum(d.reported_at is not None for d in s.departments)
-    whistled = [e.data["departments"] for e in s.events if e.type is EventType.WHISTLED]
-    assert sum(len(w) for w in whistled) == len(s.departments)
-    assert (EventType.OVERDUE in types) == s.overdue
-    if s.status is Status.CLOSED:
-        assert types[-1] is EventType.CLOSED
-    if s.status is Status.WITHDRAWN:
-        assert types[-1] is EventType.WITHDRAWN
-
-    # Every unit action on record was taken by that unit (or an admin).
-    for e in s.events:
-        if (
-            e.type
-            in (
-                EventType.ACCEPTED,
-                EventType.PROGRESS,
-                EventType.RESOLVED,
-                EventType.WHISTLED,
-                EventType.EXTENSION_REQUESTED,
-            )
-            and e.actor.role is not Role.ADMIN
-        ):
-            assert e.actor.unit_code == e.unit, f"{e.type} at {e.unit} by {e.actor}"
 
 
 def moved(before: IssueState, after: IssueState) -> bool:
