@@ -42,6 +42,7 @@ from api.schemas import (
 from api.security import hash_pin, pin_for, tracking_code_for
 from api.updates import admitted
 from domain import labels
+from domain.lifecycle.trail import deadline_now
 from domain.models import (
     OPEN_STATUSES,
     Action,
@@ -445,15 +446,6 @@ def list_issues(
     )
 
 
-def _row_deadline(row: Issue) -> datetime | None:
-    """The deadline that matters now: the feedback window, the level's, or none."""
-    if row.status == Status.AWAITING_FEEDBACK.value:
-        return row.feedback_deadline
-    if row.status in (Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value):
-        return row.deadline
-    return None
-
-
 def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
     return IssueSummary(
         id=row.id,
@@ -465,7 +457,7 @@ def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
         status_label=labels.STATUS.get(row.status, row.status),
         level=row.level,
         unit=UnitOut(code=row.unit_code, name=unit_name or row.unit_code),
-        deadline=_row_deadline(row),
+        deadline=deadline_now(Status(row.status), row.deadline, row.feedback_deadline),
         overdue=row.overdue,
         registered_at=row.registered_at,
         closed_at=row.closed_at,

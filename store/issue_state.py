@@ -49,11 +49,9 @@ def _ladder_of(session: Session, code: str, names: dict[str, str], kind: str) ->
         return [_ref(code, kind, names)]
 
 
-def events_of(session: Session, issue_id: str, after: int = 0) -> list[Event]:
+def events_of(session: Session, issue_id: str) -> list[Event]:
     rows = session.exec(
-        select(IssueEvent)
-        .where(IssueEvent.issue_id == issue_id, col(IssueEvent.seq) > after)
-        .order_by(col(IssueEvent.seq))
+        select(IssueEvent).where(IssueEvent.issue_id == issue_id).order_by(col(IssueEvent.seq))
     ).all()
     return [
         Event(

@@ -8,13 +8,23 @@ from typing import Any
 from domain.models import Actor, Event, EventType, IssueState, Notice, Status, UnitKind
 
 
-def live_deadline(state: IssueState) -> datetime | None:
-    """The deadline that matters now: the feedback window, the level's, or none."""
-    if state.status is Status.AWAITING_FEEDBACK:
-        return state.feedback_deadline
-    if state.status in (Status.PENDING_ACCEPT, Status.IN_PROGRESS) and state.levels:
-        return state.current.deadline
+def deadline_now(
+    status: Status, level_deadline: datetime | None, feedback_deadline: datetime | None
+) -> datetime | None:
+    """The deadline that matters in ``status``: the feedback window, the level's, or none.
+
+    One rule for the live state and the read model's rows (``api.issues``' list)."""
+    if status is Status.AWAITING_FEEDBACK:
+        return feedback_deadline
+    if status in (Status.PENDING_ACCEPT, Status.IN_PROGRESS):
+        return level_deadline
     return None
+
+
+def live_deadline(state: IssueState) -> datetime | None:
+    """The deadline that matters now for a live issue."""
+    level = state.current.deadline if state.levels else None
+    return deadline_now(state.status, level, state.feedback_deadline)
 
 
 def plain(value: Any) -> Any:

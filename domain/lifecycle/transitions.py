@@ -15,7 +15,7 @@ from typing import Any
 
 from domain import labels
 from domain.lifecycle import limits
-from domain.lifecycle.checks import open_call
+from domain.lifecycle.checks import open_call, view_of
 from domain.lifecycle.trail import event, notice
 from domain.models import (
     SYSTEM_ACTOR,
@@ -217,8 +217,8 @@ def _extension(s: IssueState, a: Action, now: datetime) -> None:
 
 
 def decider_unit(s: IssueState) -> str:
-    """Who decides the current unit's extensions: the parent, or the ceiling itself."""
-    return s.ladder[min(s.rung + 1, len(s.ladder) - 1)].code
+    """Who decides the current unit's extensions (``IssueView.decider``, the rules' own)."""
+    return view_of(s).decider
 
 
 def _extension_decision(s: IssueState, a: Action, now: datetime) -> None:

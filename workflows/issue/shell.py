@@ -162,8 +162,10 @@ class IssueWorkflow:
         """
         if self._busy():
             raise _reject("事项正在处理，请稍后重试", BUSY)
-        if self._seen(a):
-            return
+        if not self._seen(a):
+            self._check(name, a)
+
+    def _check(self, name: str, a: Action) -> None:
         try:
             checks.check(self.s, name, a, workflow.now())
         except checks.Rejected as refused:
@@ -172,18 +174,14 @@ class IssueWorkflow:
     async def _decide(self, name: str, a: Action) -> ActionResult:
         if self._seen(a):
             return self._result(duplicate=True)
-        while self.s.awaiting is not None or self._acting:
-            await workflow.wait_condition(lambda: self.s.awaiting is None and not self._acting)
-        try:
-            checks.check(self.s, name, a, workflow.now())
-        except checks.Rejected as refused:
-            raise _reject(str(refused)) from None
+        # Several handlers may wake together: each decides only on a settled state.
+        while not self._settled():
+            await workflow.wait_condition(self._settled)
+        self._check(name, a)
         transitions.apply(self.s, name, a, workflow.now())
         self._decided = True
         upto = self.s.next_seq
-        await workflow.wait_condition(
-            lambda: self.s.awaiting is None and self.s.recorded_seq >= upto and not self._acting
-        )
+        await workflow.wait_condition(lambda: self._settled() and self.s.recorded_seq >= upto)
         return self._result()
 
     def _seen(self, a: Action) -> bool:
@@ -307,7 +305,7 @@ class IssueWorkflow:
         """Answer once the first level is entered and in the read model: the API answers a
         registration with its clock, and the citizen may sign in with code and PIN at once."""
         await workflow.wait_condition(
-            lambda: checks.registered(self.s) and self.s.recorded_seq > 1 and not self._acting
+            lambda: checks.registered(self.s) and self.s.recorded_seq > 1 and self._settled()
         )
         return self._result()
 
@@ -324,8 +322,11 @@ class IssueWorkflow:
         the loop is then still acting when the update's validator runs. Either way the update
         goes again a moment later, into the next task.
         """
-        acting = self._acting or self.s.awaiting is not None
-        return acting or self._acted_in == workflow.info().get_current_history_length()
+        return not self._settled() or self._acted_in == workflow.info().get_current_history_length()
+
+    def _settled(self) -> bool:
+        """No decision waits for its clock and the loop is not performing effects."""
+        return self.s.awaiting is None and not self._acting
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IssueState:
