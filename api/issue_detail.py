@@ -44,7 +44,7 @@ from store.tables import Category, Issue
 from workflows.issue import QUERY_STATE, workflow_id
 
 _ISSUE_ID = re.compile(r"^[0-9a-f]{32}$")
-RPC_TIMEOUT_SECONDS = 10
+LIVE_QUERY_TIMEOUT = timedelta(seconds=10)  # a supervisor waits no longer for a live answer
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ async def load_live(
     handle = temporal.get_workflow_handle(workflow_id(issue_id))
     try:
         state: IssueState = await handle.query(
-            QUERY_STATE, result_type=IssueState, rpc_timeout=_rpc_timeout()
+            QUERY_STATE, result_type=IssueState, rpc_timeout=LIVE_QUERY_TIMEOUT
         )
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
@@ -117,10 +117,6 @@ async def load_live(
         return loaded
     recorded = [e for e in loaded.events if e.seq < state.recorded_seq]
     return Loaded(scope=loaded.scope, state=state, events=recorded + state.events, live=True)
-
-
-def _rpc_timeout() -> timedelta:
-    return timedelta(seconds=RPC_TIMEOUT_SECONDS)
 
 
 # ---- state → answer -----------------------------------------------------------------------------
