@@ -199,6 +199,10 @@ def _demo_users(
             users.append(user(f"township-{unit.code}", Role.LEADER, unit.name, unit=unit.code))
         else:
             users.append(user(f"village-{unit.code}", Role.CLERK, unit.name, unit=unit.code))
+            # The village's 书记/主任: deliberation submits hard matters to its leadership.
+            users.append(
+                user(f"village-{unit.code}-leader", Role.LEADER, f"{unit.name}书记", unit=unit.code)
+            )
     users += [
         user(f"dept-{d['code']}", Role.DEPARTMENT, d["name"], department=d["code"])
         for d in departments

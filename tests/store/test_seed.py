@@ -55,7 +55,7 @@ def test_seeding_twice_changes_nothing_and_keeps_issues(db_engine: Engine) -> No
 
     assert first.changed and not second.changed
     assert (first.units.inserted, first.departments_added, first.categories_added) == (178, 19, 16)
-    assert first.users_added == 4 + 18 + 159 + 19
+    assert first.users_added == 4 + 18 + 2 * 159 + 19  # villages: a clerk and a leader each
     assert (second.units.unchanged, second.users_added) == (178, 0)
     assert _count(db_engine, Unit) == 178
     assert _count(db_engine, User) == first.users_added
@@ -80,6 +80,11 @@ def test_demo_accounts_cover_every_unit_and_department(db_engine: Engine) -> Non
     }
     assert all(users[f"township-{code}"].role == "leader" for code in townships)
     assert all(users[f"village-{code}"].role == "clerk" for code in villages)
+    # The village's 书记/主任, to whom a deliberation submits what could not be agreed.
+    leaders = [users[f"village-{code}-leader"] for code in villages]
+    assert all(
+        (u.role, u.unit_code) == ("leader", c) for u, c in zip(leaders, villages, strict=True)
+    )
     assert users["village-611025101001"].unit_code == "611025101001"
     assert users["township-611025400"].role == "leader"  # forestry units count as townships
     for department in departments:
