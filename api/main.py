@@ -20,6 +20,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import auth, dashboard, health, inbox, issues, units
 from api.statistics import routes as stats
+from domain.payloads import DATA_CONVERTER
 from settings import Settings
 from store.db import make_engine
 
@@ -62,6 +63,7 @@ def create_app(
         app.state.temporal = temporal or await Client.connect(
             settings.resolved_temporal_address,
             namespace=settings.temporal_namespace,
+            data_converter=DATA_CONVERTER,
             lazy=True,
         )
         if own_engine:

@@ -35,6 +35,7 @@ from bench.context import Ctx
 from bench.report import write
 from bench.stack import Stack
 from bench.workload import IssueMaker, villages
+from domain.payloads import DATA_CONVERTER
 
 BENCHMARKS: dict[str, Callable[[Ctx], Awaitable[None]]] = {
     "intake": intake.run,
@@ -98,7 +99,7 @@ async def bench(args: argparse.Namespace, stack: Stack, header: dict[str, object
     # Only intake goes through this API (reads start their own, one per database): `--only lag`
     # measures without one.
     api_base = (await stack.start_api())[1] if "intake" in selected else ""
-    client = await Client.connect(stack.address)
+    client = await Client.connect(stack.address, data_converter=DATA_CONVERTER)
     engine = stack.engine()
     all_villages = villages(engine, stack.settings.county)
     ctx = Ctx(

@@ -30,6 +30,7 @@ from activities.dispatch import Dispatcher
 from activities.notify import Notifier
 from activities.record import Recorder
 from domain import search_attributes
+from domain.payloads import DATA_CONVERTER
 from settings import Settings
 from store.db import make_engine
 from workers.bytecode import cache_bytecode
@@ -117,7 +118,9 @@ async def connect(settings: Settings) -> Client:
     for _ in range(60):
         try:
             return await Client.connect(
-                settings.resolved_temporal_address, namespace=settings.temporal_namespace
+                settings.resolved_temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=DATA_CONVERTER,
             )
         except Exception as exc:  # the server may still be starting: retry for a minute
             last = exc

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
-from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from activities.record import Recorder, write_snapshot
@@ -35,6 +34,7 @@ from domain.models import (
     UnitRef,
     Urgency,
 )
+from domain.payloads import DATA_CONVERTER
 from settings import ROOT
 from store.db import session_scope
 from store.tables import Issue, IssueDepartment, IssueEvent, IssueLevel
@@ -340,7 +340,7 @@ def test_an_events_seq_is_unique_per_issue(engine: Engine) -> None:
 
 
 async def test_the_activity_records_what_temporal_delivers(engine: Engine) -> None:
-    converter = DataConverter.default.payload_converter
+    converter = DATA_CONVERTER.payload_converter
     sent = Snapshot(closed_at_township(_ladder(engine)), from_seq=1)
     delivered = converter.from_payloads(converter.to_payloads([sent]), [Snapshot])[0]
 

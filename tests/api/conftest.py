@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain.models import IssueState
+from domain.payloads import DATA_CONVERTER
 from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.issue_state import events_of
@@ -64,7 +65,8 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server")
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
     )
     # The workflow upserts typed search attributes; a server that does not know them fails every
     # workflow task (the dev server gets them as start-up flags).

@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain import search_attributes
+from domain.payloads import DATA_CONVERTER
 from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
@@ -115,6 +116,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     env = await WorkflowEnvironment.start_local(
         port=port,
         dev_server_existing_path=venv_binary("temporal"),
+        data_converter=DATA_CONVERTER,
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=[
             "--dynamic-config-value",

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from temporalio.converter import DataConverter
-
 from domain.lifecycle.limits import MAX_PROGRESS_NOTES
+from domain.payloads import DATA_CONVERTER
 from tests.api.conftest import VILLAGE, Api, problem
 
 CLERK = f"village-{VILLAGE}"
@@ -39,9 +38,9 @@ async def test_the_most_notes_of_the_largest_size_leave_the_issue_readable_and_c
     assert problem(one_more, 409)["field"] == "note"
 
     state = await api.state(issue_id)  # the live query answers, and stays small
-    payload = DataConverter.default.payload_converter.to_payloads([state])[0]
+    payload = DATA_CONVERTER.payload_converter.to_payloads([state])[0]
     state.events = []  # the trail the test helper added from the read model
-    bounded = DataConverter.default.payload_converter.to_payloads([state])[0]
+    bounded = DATA_CONVERTER.payload_converter.to_payloads([state])[0]
     assert len(bounded.data) < STATE_BUDGET, len(bounded.data)
     assert len(payload.data) > len(bounded.data)
 

@@ -20,6 +20,7 @@ from bench.bare import ID_PREFIX, WORKFLOW_NAME, BareStart, BareTimerWorkflow
 from bench.burst import Burst, Shape, shape
 from bench.common import Dist
 from bench.lag_figures import beside_bare
+from domain.payloads import DATA_CONVERTER
 from store.db import make_engine
 from tests.conftest import venv_binary
 
@@ -32,7 +33,9 @@ async def test_bare_workflow_sleeps_to_its_instant_then_writes_one_row_in_one_ro
     queue = f"bare-{uuid.uuid4().hex[:8]}"
     keys = [f"{ID_PREFIX}test-{i}" for i in range(3)]
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"), ui=False
+        dev_server_existing_path=venv_binary("temporal"),
+        data_converter=DATA_CONVERTER,
+        ui=False,
     ) as env:
         async with Worker(
             env.client,

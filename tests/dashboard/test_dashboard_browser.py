@@ -35,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain import search_attributes
+from domain.payloads import DATA_CONVERTER
 from settings import ROOT, Environment, Settings
 from simulation.workload import Accounts, WorkloadConfig, run_workload
 from store.db import make_engine, migrate
@@ -151,7 +152,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     engine = make_engine(settings.resolved_database_url)
     seed(engine, settings)
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server")
+        test_server_existing_path=_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.converter import DataConverter
-
 from activities.deadlines import Clocks
 from domain.calendar import WorkCalendar
 from domain.lifecycle.checks import check
@@ -48,6 +46,7 @@ from domain.models import (
     Whistle,
     Withdraw,
 )
+from domain.payloads import DATA_CONVERTER
 from domain.policy import load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -87,7 +86,7 @@ CITIZEN = Actor(user="citizen", role=Role.CITIZEN)
 
 # The deadline activities themselves, called as plain methods (they need no worker).
 CLOCKS = Clocks(WorkCalendar(), load_policy("default"))
-PAYLOADS = DataConverter.default.payload_converter
+PAYLOADS = DATA_CONVERTER.payload_converter
 
 
 def ladder_of(unit: UnitRef) -> list[UnitRef]:

@@ -98,8 +98,9 @@ def test_the_most_notes_of_the_longest_text_leave_the_state_small_and_the_issue_
         sizes.append(step(s, "progress", note, trail))
     assert max(sizes) < BUDGET, f"the live state reached {max(sizes)} bytes"
     assert len(s.applied_requests) == limits.MAX_PROGRESS_NOTES
-    # What the bounding saves: the same trail carried in the state would pass Temporal's limit.
-    assert payload_size(replace(s, events=trail)) > TEMPORAL_LIMIT
+    # What the bounding saves: carried in the state, a trail of twice the cap's notes (UTF-8, three
+    # bytes a character) would pass Temporal's limit; without a cap nothing stops at twice.
+    assert payload_size(replace(s, events=trail * 2)) > TEMPORAL_LIMIT
     with pytest.raises(Rejected) as refused:
         act(s, "progress", action("progress", clerk(VILLAGE), note=LONG), NOW)
     assert refused.value.field == "note"

@@ -50,6 +50,7 @@ from domain.models import (
     Urgency,
     Withdraw,
 )
+from domain.payloads import DATA_CONVERTER
 from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
@@ -443,7 +444,7 @@ async def assert_histories_replay(stack: Stack, handles: list[WorkflowHandle[Any
     replay in production.
     """
     histories = [await handle.fetch_history() for handle in handles]
-    replayer = Replayer(workflows=[IssueWorkflow])
+    replayer = Replayer(workflows=[IssueWorkflow], data_converter=DATA_CONVERTER)
     failures = []
     async with replayer.workflow_replay_iterator(histories_of(histories)) as results:
         async for result in results:

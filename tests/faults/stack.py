@@ -29,6 +29,7 @@ from activities.channels.webhook import (
     TIMESTAMP_HEADER,
     verify_webhook,
 )
+from domain.payloads import DATA_CONVERTER
 from settings import ROOT, Settings
 from workers import launcher
 from workers.launcher import READY_TIMEOUT, Child, child_environment, linkage_command, wait_until
@@ -57,7 +58,7 @@ class DevServer(launcher.DevServer):
     async def connect(self) -> Client:
         """Wait until the frontend answers and knows Linkage's search attributes; a client."""
         await asyncio.to_thread(self.wait_ready, say=lambda _: None)
-        return await Client.connect(self.address)
+        return await Client.connect(self.address, data_converter=DATA_CONVERTER)
 
 
 class WorkerProcess(Child):

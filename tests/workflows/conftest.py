@@ -45,6 +45,7 @@ from domain.models import (
     Role,
     Urgency,
 )
+from domain.payloads import DATA_CONVERTER
 from settings import ROOT
 from store.db import make_engine, migrate
 from store.issue_state import events_of
@@ -68,7 +69,8 @@ COUNTY = "611025"
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server")
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
     )
     await register_search_attributes(environment.client, "default")
     yield environment

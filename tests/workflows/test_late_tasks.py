@@ -28,6 +28,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from domain.payloads import DATA_CONVERTER
 from tests.workflows.altered_issue import ActsAtOnceWhenDue
 from tests.workflows.conftest import histories_of, load_history
 from workflows.issue import IssueWorkflow
@@ -113,7 +114,7 @@ async def replay_failures(files: list[Path], workflow: type = IssueWorkflow) -> 
                 variants.append(WorkflowHistory(name, list(variant.events)))
 
     assert len(variants) >= 10, "too few tasks apply a timer's firing, then wait"
-    replayer = Replayer(workflows=[workflow])
+    replayer = Replayer(workflows=[workflow], data_converter=DATA_CONVERTER)
     async with replayer.workflow_replay_iterator(histories_of(variants)) as results:
         return [
             f"{result.history.workflow_id}: {result.replay_failure}"

@@ -38,6 +38,7 @@ from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from domain.payloads import DATA_CONVERTER
 from tests.workflows.altered_issue import (
     ForgetsToRecordAcceptance,
     PausesBeforeRegistering,
@@ -87,20 +88,20 @@ def test_every_path_has_a_recorded_history() -> None:
 @pytest.mark.parametrize("file", FILES + LEGACY, ids=lambda f: f.name.removesuffix(".json.gz"))
 async def test_history_replays_deterministically(file: Path) -> None:
     # Sandboxed by default, as the worker runs the workflow.
-    replayer = Replayer(workflows=[IssueWorkflow])
+    replayer = Replayer(workflows=[IssueWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(load_history(file))
 
 
 @pytest.mark.parametrize("file", FIRST_RUNS, ids=lambda f: f.name.removesuffix(".json.gz"))
 async def test_a_careless_change_at_the_start_is_caught_as_nondeterminism(file: Path) -> None:
-    replayer = Replayer(workflows=[PausesBeforeRegistering])
+    replayer = Replayer(workflows=[PausesBeforeRegistering], data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(load_history(file), raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
     assert "Nondeterminism" in str(result.replay_failure)
 
 
 async def test_a_careless_change_deep_in_the_run_is_caught_as_nondeterminism() -> None:
-    replayer = Replayer(workflows=[ForgetsToRecordAcceptance])
+    replayer = Replayer(workflows=[ForgetsToRecordAcceptance], data_converter=DATA_CONVERTER)
     file = HISTORIES / "resolved_at_village.json.gz"
     result = await replayer.replay_workflow(load_history(file), raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
@@ -109,7 +110,7 @@ async def test_a_careless_change_deep_in_the_run_is_caught_as_nondeterminism() -
 
 
 async def test_the_same_change_behind_a_patch_replays() -> None:
-    replayer = Replayer(workflows=[PausesBeforeRegisteringPatched])
+    replayer = Replayer(workflows=[PausesBeforeRegisteringPatched], data_converter=DATA_CONVERTER)
     for file in FIRST_RUNS:
         await replayer.replay_workflow(load_history(file))
 
