@@ -531,6 +531,7 @@ class Notice:
     deadline: datetime | None = None
     category: str | None = None  # its departments hear of new arrivals when the category says so
     where: list[str] = field(default_factory=list)  # names of the issue's village and township
+    subject: str = "issue"  # issue | deliberation: whose workflow and page the notice is about
 
 
 @dataclass
