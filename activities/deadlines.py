@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.calendar import WorkCalendar, parse_schedule_toml
 from domain.deadlines import deadline_for, level_clock
+from domain.deliberation.models import DeliberationTerms, DeliberationTermsRequest
 from domain.models import ClockRequest, Deadline, DeadlineRequest, LevelClock, Terms, TermsRequest
 from domain.policy import Policy, load_policy, parse_iso_duration
 
@@ -49,6 +50,12 @@ class Clocks:
         """The policy's terms for an issue's category and urgency, fixed at registration."""
         with _bad_input_is_final():
             return self.policy.terms_for(req.category, req.urgency)
+
+    @activity.defn(name="deliberation_terms")
+    def deliberation_terms(self, req: DeliberationTermsRequest) -> DeliberationTerms:
+        """The policy's terms for a deliberation of ``req.kind``, fixed when it opens."""
+        with _bad_input_is_final():
+            return self.policy.deliberation_terms(req.kind)
 
     @activity.defn(name="level_clock")
     def level_clock(self, req: ClockRequest) -> LevelClock:

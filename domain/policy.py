@@ -15,11 +15,14 @@ import itertools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.models import Level, Term, Terms, Urgency
+
+if TYPE_CHECKING:
+    from domain.deliberation.models import DeliberationTerms
 
 _WORKING_DAYS = re.compile(r"(\d+)wd")
 # The subset of ISO-8601 whose length never varies: days (taken as 24 h), hours, minutes, seconds.
@@ -97,6 +100,18 @@ class Policy:
     name: str
     defaults: Mapping[Urgency, Terms]
     categories: Mapping[str, Mapping[Urgency, Terms]]
+    # Deliberations' terms by kind and "default" (``domain.deliberation.policy``).
+    deliberations: Mapping[str, DeliberationTerms] = field(default_factory=dict)
+
+    def deliberation_terms(self, kind: str) -> DeliberationTerms:
+        """The terms of a deliberation of ``kind``.
+
+        Raises:
+            ValueError: for an unknown kind, or a policy without a ``[deliberations]`` table.
+        """
+        from domain.deliberation.policy import terms_for
+
+        return terms_for(self.deliberations, kind)
 
     def terms_for(self, category: str, urgency: Urgency | str) -> Terms:
         """The terms of an issue of this category and urgency (the defaults if not listed).
@@ -159,7 +174,9 @@ class _PolicyParser:
         return PolicyError(f"policy {self.name!r}: {where}: {message}")
 
     def parse(self, data: dict[str, Any]) -> Policy:
-        self.check_keys("(top level)", data, {"description", "defaults", "categories"})
+        self.check_keys(
+            "(top level)", data, {"description", "defaults", "categories", "deliberations"}
+        )
         if not isinstance(data.get("description", ""), str):
             raise self.error("description", "must be a string")
         defaults_table = self.table("defaults", data.get("defaults"))
@@ -173,7 +190,11 @@ class _PolicyParser:
         categories: dict[str, dict[Urgency, Terms]] = {}
         for category, raw in self.table("categories", data.get("categories", {})).items():
             categories[category] = self.category(category, raw, defaults)
-        return Policy(name=self.name, defaults=defaults, categories=categories)
+        # Imported here: the deliberation's parser builds on this module's terms.
+        from domain.deliberation.policy import parse_deliberations
+
+        deliberations = parse_deliberations(self.name, data.get("deliberations"))
+        return Policy(self.name, defaults, categories, deliberations)
 
     def category(
         self, category: str, raw: Any, defaults: Mapping[Urgency, Terms]

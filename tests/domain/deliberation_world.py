@@ -21,7 +21,6 @@ from domain.deliberation.models import (
     CloseRound,
     DecisionSpec,
     DeliberationState,
-    DeliberationTerms,
     DEvent,
     DEventType,
     Kind,
@@ -32,22 +31,11 @@ from domain.deliberation.models import (
 )
 from domain.deliberation.transitions import apply, open_deliberation
 from domain.lifecycle.checks import Rejected
-from domain.models import Action, Actor, Role, Term, UnitRef
+from domain.models import Action, Actor, Role, UnitRef
 from domain.policy import load_policy
 from tests.domain.conftest import COUNTY, START, TOWNSHIP, VILLAGE, ladder_of
 
 CLOCKS = Clocks(WorkCalendar(), load_policy("default"))
-# The default policy's deliberation terms.
-TERMS = DeliberationTerms(
-    policy="default",
-    round=Term(working_days=5),
-    decision=Term(working_days=5),
-    implementation=Term(working_days=20),
-    evaluation=Term(working_days=5),
-    max_rounds=3,
-    warnings=(0.5, 0.75),
-    overdue_reminder=Term(working_days=1),
-)
 
 
 def staff(unit: UnitRef, role: Role = Role.CLERK) -> Actor:
@@ -77,7 +65,7 @@ def opened(kind: Kind = Kind.REPRESENTATIVES_MEETING, **more: Any) -> Deliberati
 def drive(s: DeliberationState) -> None:
     while s.awaiting is not None:
         name, argument, result_type = request_for(s, s.awaiting)
-        result = TERMS if name == "deliberation_terms" else getattr(CLOCKS, name)(argument)
+        result = getattr(CLOCKS, name)(argument)
         assert isinstance(result, result_type), (name, result)
         complete(s, result)
 
