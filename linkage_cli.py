@@ -29,6 +29,17 @@ db_app = typer.Typer(help="The SQL read model.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _admin_commands() -> None:
+    # Administration lives in cli/admin.py and cli/admin_more.py beside the API they share.
+    from cli.admin import admin_app, users_app
+
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(users_app, name="users")
+
+
+_admin_commands()
+
+
 def _settings_with(**overrides: object) -> Settings:
     """Settings from the environment, with command-line flags taking precedence."""
     for key, value in overrides.items():

@@ -241,7 +241,9 @@ def optional_principal(
 
 def _active_user(session: Session, username: str) -> User | None:
     user = session.exec(select(User).where(User.username == username)).first()
-    return user if user is not None and user.active else None
+    # A reset password voids the tokens issued before it until the user has chosen a new one.
+    usable = user is not None and user.active and not user.must_change_password
+    return user if usable else None
 
 
 def current_principal(

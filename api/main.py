@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import inputs, problems
+from api import admin, inputs, problems
 from api.deps import API_PREFIX
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
@@ -46,6 +46,11 @@ TAGS = [
     {"name": "inbox", "description": "站内通知：本单位、本部门、督查和管理员的提醒"},
     {"name": "stats", "description": "统计：三率、办结层级占比、各层级按时率、办理时长、红黑榜"},
     {"name": "health", "description": "健康检查与 Prometheus 指标"},
+    {
+        "name": "admin",
+        "description": "系统管理（仅管理员，限本辖区）：账号、API Key、通知渠道、事项类别与部门、"
+        "户码、审计记录",
+    },
 ]
 
 
@@ -101,7 +106,7 @@ def create_app(
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.
-    for module in (auth, issues, units, inbox, stats, health, dashboard):
+    for module in (auth, issues, units, inbox, stats, health, dashboard, admin):
         app.include_router(module.router)
     return app
 

@@ -24,6 +24,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import case, literal, update
 from sqlmodel import Session, col, select
 
+from domain.administration import LOGIN_ATTEMPTS, LOGIN_LOCKOUT
 from settings import Settings
 from store.tables import ApiKey, Department, Issue, User, UTCDateTime
 
@@ -55,13 +56,78 @@ def _dummy_hash() -> str:
 # ---- staff: password and JWT --------------------------------------------------------------------
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this password, or None (unknown users cost the same time)."""
+class LoginCheck(Enum):
+    OK = "ok"
+    WRONG = "wrong"  # unknown user, wrong password or disabled: the answer does not say which
+    LOCKED = "locked"
+    MUST_CHANGE = "must_change"  # right password, but an admin's reset asks for a new one
+
+
+@dataclass(frozen=True)
+class Login:
+    result: LoginCheck
+    user: User | None = None
+    locked_until: datetime | None = None
+
+
+def login(session: Session, username: str, password: str, now: datetime | None = None) -> Login:
+    """Check a staff login, counting failures: ``LOGIN_ATTEMPTS`` in a row lock the account for
+    ``LOGIN_LOCKOUT`` (a guesser gets a handful of tries, the owner waits a quarter of an hour).
+
+    The count is one atomic UPDATE, as for PINs, so concurrent guesses cannot slip past it.
+    Unknown users cost the same time as known ones.
+    """
+    now = now or datetime.now(UTC)
     user = session.exec(select(User).where(User.username == username)).first()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        return Login(LoginCheck.LOCKED, locked_until=user.locked_until)
     ok = verify_secret(password, user.password_hash if user else None)
-    if user is None or not ok or not user.active:
-        return None
-    return user
+    if user is None or not user.active:
+        return Login(LoginCheck.WRONG)
+    if ok:
+        if user.failed_logins or user.locked_until is not None:
+            session.exec(
+                update(User)
+                .where(col(User.id) == user.id)
+                .values(failed_logins=0, locked_until=None)
+            )
+            session.commit()
+        if user.must_change_password:
+            return Login(LoginCheck.MUST_CHANGE, user=user)
+        return Login(LoginCheck.OK, user=user)
+    expired = col(User.locked_until).is_not(None) & (col(User.locked_until) <= now)
+    failures = case((expired, 1), else_=col(User.failed_logins) + 1)
+    session.exec(
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(
+            failed_logins=failures,
+            locked_until=case(
+                (failures >= LOGIN_ATTEMPTS, literal(now + LOGIN_LOCKOUT, UTCDateTime())),
+                (expired, literal(None, UTCDateTime())),
+                else_=col(User.locked_until),
+            ),
+        )
+    )
+    session.commit()
+    session.refresh(user)
+    if user.locked_until is not None and user.locked_until > now:
+        return Login(LoginCheck.LOCKED, locked_until=user.locked_until)
+    return Login(LoginCheck.WRONG)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password who may sign in now, or None."""
+    attempt = login(session, username, password)
+    return attempt.user if attempt.result is LoginCheck.OK else None
+
+
+def temporary_password() -> str:
+    """A one-time password an admin hands over: it meets the policy and must be changed."""
+    letters = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+    digits = "23456789"
+    body = [secrets.choice(letters + digits) for _ in range(10)]
+    return "".join([secrets.choice(letters), *body, secrets.choice(digits)])
 
 
 def create_access_token(user: User, settings: Settings, now: datetime | None = None) -> str:
@@ -97,27 +163,33 @@ def decode_access_token(token: str, settings: Settings) -> dict[str, Any] | None
 def create_api_key(session: Session, department_code: str, name: str) -> str:
     """Create a key for a department's machine client and return its plaintext, shown only once.
 
-    The key reads ``<prefix>.<secret>``: the prefix finds the row, the secret is kept only as an
-    argon2 hash, so a leaked database does not leak working keys.
-
     Raises:
         ValueError: no department has this code.
     """
     if session.get(Department, department_code) is None:
         raise ValueError(f"unknown department {department_code}")
+    _, key = new_api_key(session, department_code, name)
+    session.commit()
+    return key
+
+
+def new_api_key(session: Session, department_code: str, name: str) -> tuple[ApiKey, str]:
+    """Add (not commit) a key row; return it and the plaintext.
+
+    The key reads ``<prefix>.<secret>``: the prefix finds the row, the secret is kept only as an
+    argon2 hash, so a leaked database does not leak working keys.
+    """
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)  # URL-safe base64 never contains the "." separator
-    session.add(
-        ApiKey(
-            prefix=prefix,
-            key_hash=hash_secret(secret),
-            department_code=department_code,
-            name=name,
-            created_at=datetime.now(UTC),
-        )
+    row = ApiKey(
+        prefix=prefix,
+        key_hash=hash_secret(secret),
+        department_code=department_code,
+        name=name,
+        created_at=datetime.now(UTC),
     )
-    session.commit()
-    return f"{prefix}.{secret}"
+    session.add(row)
+    return row, f"{prefix}.{secret}"
 
 
 class _VerifiedKeys:
@@ -158,12 +230,25 @@ def authenticate_api_key(session: Session, key: str) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     digest = hashlib.sha256(secret.encode()).digest()
-    if _verified_keys.known(prefix, digest, row.key_hash):
-        return row
-    if not verify_secret(secret, row.key_hash):
-        return None
-    _verified_keys.remember(prefix, digest, row.key_hash)
+    if not _verified_keys.known(prefix, digest, row.key_hash):
+        if not verify_secret(secret, row.key_hash):
+            return None
+        _verified_keys.remember(prefix, digest, row.key_hash)
+    _touch(session, row)
     return row
+
+
+KEY_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _touch(session: Session, row: ApiKey) -> None:
+    """Record a key's use for the admins' list, at most once a minute per key."""
+    now = datetime.now(UTC)
+    if row.last_used_at is not None and now - row.last_used_at < KEY_USE_RESOLUTION:
+        return
+    session.exec(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now))
+    session.commit()
+    row.last_used_at = now
 
 
 # ---- citizens: tracking code and PIN ------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""``linkage admin create`` and ``linkage users …`` on a fresh database, as a county's IT officer
+runs them: the password on stdin, never an argument."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from api.security import LoginCheck, login
+from linkage_cli import app
+from settings import get_settings
+from store.db import make_engine
+from store.tables import AuditRecord, User
+
+PASSWORD = "Linkage2026pass"
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("LINKAGE_DATABASE_URL", url)
+    monkeypatch.setenv("LINKAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LINKAGE_DEMO_ACCOUNTS", "false")
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def users(url: str) -> list[User]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(User)))
+    finally:
+        engine.dispose()
+
+
+def test_admin_create_makes_the_first_administrator_once(database: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["admin", "create", "it-officer", "--unit", "611025"], input=PASSWORD + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    [admin] = users(database)
+    assert (admin.username, admin.role, admin.unit_code) == ("it-officer", "admin", "611025")
+    assert PASSWORD not in admin.password_hash
+    engine = make_engine(database)
+    with Session(engine) as session:
+        assert login(session, "it-officer", PASSWORD).result is LoginCheck.OK
+        record = session.exec(select(AuditRecord)).one()
+    engine.dispose()
+    assert record.action == "user.create" and record.actor.startswith("cli:")
+
+    again = runner.invoke(
+        app, ["admin", "create", "second", "--unit", "611025"], input=PASSWORD + "\n"
+    )
+    assert again.exit_code == 1
+    assert "it-officer" in again.output and "--force" in again.output
+    assert [u.username for u in users(database)] == ["it-officer"]
+
+    forced = runner.invoke(
+        app, ["admin", "create", "second", "--unit", "611025", "--force"], input=PASSWORD + "\n"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert {u.username for u in users(database)} == {"it-officer", "second"}
+
+
+def test_admin_create_refuses_a_weak_password_and_an_unknown_unit(database: str) -> None:
+    runner = CliRunner()
+    weak = runner.invoke(app, ["admin", "create", "it", "--unit", "611025"], input="demo\n")
+    assert weak.exit_code == 2 and "password" in weak.output
+    unknown = runner.invoke(
+        app, ["admin", "create", "it", "--unit", "999999"], input=PASSWORD + "\n"
+    )
+    assert unknown.exit_code == 2 and "unit" in unknown.output
+    assert users(database) == []
+
+
+def test_users_add_disable_reset(database: str) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["admin", "create", "it", "--unit", "611025"], input=PASSWORD + "\n"
+        ).exit_code
+        == 0
+    )
+    added = runner.invoke(
+        app,
+        [
+            "users",
+            "add",
+            "yl-leader",
+            "--role",
+            "leader",
+            "--name",
+            "永乐街道书记",
+            "--unit",
+            "611025001",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert "temporary password" in added.output
+    reset = runner.invoke(
+        app, ["users", "reset", "yl-leader", "--password"], input=PASSWORD + "x\n"
+    )
+    assert reset.exit_code == 0, reset.output
+    disabled = runner.invoke(app, ["users", "disable", "yl-leader"])
+    assert disabled.exit_code == 0, disabled.output
+    leader = next(u for u in users(database) if u.username == "yl-leader")
+    assert leader.active is False and leader.must_change_password
+    listed = runner.invoke(app, ["users", "list", "--unit", "611025001"])
+    assert "yl-leader\tleader\t611025001" in listed.output and "disabled" in listed.output
