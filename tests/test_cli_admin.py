@@ -114,3 +114,54 @@ def test_users_add_disable_reset(database: str) -> None:
     assert leader.active is False and leader.must_change_password
     listed = runner.invoke(app, ["users", "list", "--unit", "611025001"])
     assert "yl-leader\tleader\t611025001" in listed.output and "disabled" in listed.output
+
+
+def test_keys_and_channels(database: str) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[bytes] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runner = CliRunner()
+    try:
+        assert (
+            runner.invoke(
+                app, ["admin", "create", "it", "--unit", "611025"], input=PASSWORD + "\n"
+            ).exit_code
+            == 0
+        )
+        created = runner.invoke(app, ["keys", "create", "zhenan-shuili", "--name", "水利工单"])
+        assert created.exit_code == 0, created.output
+        prefix = created.output.split()[1]
+        listed = runner.invoke(app, ["keys", "list"])
+        assert prefix in listed.output and "never" in listed.output
+        assert runner.invoke(app, ["keys", "revoke", prefix]).exit_code == 0
+        assert "revoked" in runner.invoke(app, ["keys", "list"]).output
+
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        set_ = runner.invoke(
+            app,
+            ["channels", "set", "611025001", "webhook", "--url", url, "--secret"],
+            input="hmac-secret-1\n",
+        )
+        assert set_.exit_code == 0, set_.output
+        assert "hmac-secret-1" not in set_.output
+        target = set_.output.split()[1].rstrip(":")
+        tested = runner.invoke(app, ["channels", "test", target])
+        assert tested.exit_code == 0, tested.output
+        assert tested.output.startswith("delivered: 200") and len(received) == 1
+    finally:
+        server.shutdown()

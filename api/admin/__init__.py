@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.admin import audit, users
+from api.admin import audit, channels, keys, users
 
 router = APIRouter()
-for module in (users, audit):
+for module in (users, keys, channels, audit):
     router.include_router(module.router)

@@ -1,0 +1,131 @@
+"""``linkage keys …``, ``linkage channels …``: departments' API keys and notification channels,
+through the functions the admin API calls (as ``cli.admin``'s commands do)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from api.admin.channels import (
+    ChannelSet,
+    channel_in_scope,
+    channel_out,
+    list_channels,
+    record_test,
+    send_test,
+    set_channel,
+)
+from api.admin.keys import create_key, key_out, list_keys, revoke_key
+from api.admin.scope import cli_admin
+from cli.admin import read_password, run, session
+
+keys_app = typer.Typer(help="Departments' API keys.", no_args_is_help=True)
+channels_app = typer.Typer(
+    help="Notification channels of units and departments.", no_args_is_help=True
+)
+
+
+@keys_app.command("create")
+def keys_create(
+    department: Annotated[str, typer.Argument(help="department code, e.g. zhenan-shuili")],
+    name: Annotated[str, typer.Option(help="what the key is for (水利局工单系统)")],
+) -> None:
+    """Issue a key; it is printed once and never again."""
+    with session() as opened:
+        row, key = run(lambda: create_key(opened, cli_admin(), department, name))
+    typer.echo(f"prefix {row.prefix} for {row.department_code} ({row.name})")
+    typer.echo(f"key (shown once): {key}")
+
+
+@keys_app.command("list")
+def keys_list(department: Annotated[str | None, typer.Option()] = None) -> None:
+    """Keys: prefix, department, name, created, last used, revoked."""
+    with session() as opened:
+        rows = [key_out(opened, r) for r in run(lambda: list_keys(opened, cli_admin(), department))]
+    for k in rows:
+        used = k.last_used_at.isoformat() if k.last_used_at else "never"
+        revoked = f"\trevoked {k.revoked_at.isoformat()}" if k.revoked_at else ""
+        typer.echo(
+            f"{k.prefix}\t{k.department}\t{k.name}\t{k.created_at.isoformat()}\t{used}{revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a key; it stops working at once."""
+    with session() as opened:
+        run(lambda: revoke_key(opened, cli_admin(), prefix))
+    typer.echo(f"revoked {prefix}")
+
+
+@channels_app.command("set")
+def channels_set(
+    owner: Annotated[str, typer.Argument(help="unit code, or department code with --department")],
+    channel: Annotated[str, typer.Argument(help="webhook, dingtalk, wecom or email")],
+    department: Annotated[bool, typer.Option("--department", help="owner is a department")] = False,
+    url: Annotated[str | None, typer.Option(help="webhook URL (or a robot's own URL)")] = None,
+    to: Annotated[list[str] | None, typer.Option(help="email address (repeatable)")] = None,
+    smtp_host: Annotated[str | None, typer.Option()] = None,
+    smtp_port: Annotated[int | None, typer.Option()] = None,
+    smtp_from: Annotated[str | None, typer.Option()] = None,
+    smtp_username: Annotated[str | None, typer.Option()] = None,
+    secret: Annotated[
+        bool, typer.Option("--secret", help="read the secret, token or key from stdin/prompt")
+    ] = False,
+    disabled: Annotated[bool, typer.Option("--disabled")] = False,
+) -> None:
+    """Set a channel; the secret (webhook HMAC key, DingTalk token then signing secret separated
+    by a space, WeCom key, SMTP password) is read, never given as an argument."""
+    value = read_password("Secret") if secret else None
+    token = robot_key = None
+    if channel == "dingtalk" and value:
+        token, _, value = value.partition(" ")
+    if channel == "wecom":
+        robot_key, value = value, None
+    body = ChannelSet.model_validate(
+        {
+            "owner_kind": "department" if department else "unit",
+            "owner_code": owner,
+            "channel": channel,
+            "url": url,
+            "to": to or None,
+            "smtp_host": smtp_host,
+            "smtp_port": smtp_port,
+            "smtp_from": smtp_from,
+            "smtp_username": smtp_username,
+            "secret": value or None,
+            "token": token,
+            "key": robot_key,
+            "enabled": not disabled,
+        }
+    )
+    with session() as opened:
+        row = run(lambda: set_channel(opened, cli_admin(), body))
+        shown = channel_out(opened, row)
+    typer.echo(f"channel {shown.id}: {shown.owner_name} {shown.channel} {shown.config}")
+
+
+@channels_app.command("list")
+def channels_list() -> None:
+    """Channel targets (secrets are never shown)."""
+    with session() as opened:
+        rows = [channel_out(opened, r) for r in list_channels(opened, cli_admin(), None, None)]
+    for t in rows:
+        state = "enabled" if t.enabled else "disabled"
+        typer.echo(f"{t.id}\t{t.owner_kind}:{t.owner_code}\t{t.channel}\t{t.config}\t{state}")
+
+
+@channels_app.command("test")
+def channels_test(
+    target_id: Annotated[int, typer.Argument(help="the id `channels list` shows")],
+) -> None:
+    """Send a test message and print what the receiver answered (exit 1 if it failed)."""
+    with session() as opened:
+        row, scope = run(lambda: channel_in_scope(opened, cli_admin(), target_id))
+        result = asyncio.run(send_test(row, channel_out(opened, row).owner_name))
+        record_test(opened, cli_admin(), row, scope, result)
+    typer.echo(f"{'delivered' if result.ok else 'failed'}: {result.status_code} {result.detail}")
+    if not result.ok:
+        raise typer.Exit(1)
