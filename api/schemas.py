@@ -462,6 +462,12 @@ class RatesOut(BaseModel):
     dispatched: int
     accepted_on_time: int
     feedback: int
+    feedback_by_citizen: int = Field(description="群众自评：群众凭查询码和密码提交的回访评价数")
+    feedback_by_staff: int = Field(description="回访录入：工作人员电话回访后代为录入的评价数")
+    feedback_by: dict[str, int] = Field(
+        description="回访评价按录入者分：citizen（群众自评）及录入回访的工作人员角色，"
+        "如 supervisor（督查）"
+    )
 
 
 class DurationsOut(BaseModel):

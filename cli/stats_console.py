@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from api.schemas import RankingOut, StatsOut
+from api.schemas import RankingOut, RatesOut, StatsOut
 from domain import labels
 
 LEVELS = ("village", "township", "county")
@@ -34,6 +34,16 @@ def duration(seconds: float | None) -> str:
         parts.append(f"{hours}小时")
     parts.append(f"{mins}分")
     return "".join(parts)
+
+
+def by_staff(r: RatesOut) -> str:
+    """回访录入 with its roles: "3（督查 2、负责人 1）"; "0" when staff recorded none."""
+    roles = [
+        f"{labels.ROLE.get(role, role)} {n}"
+        for role, n in r.feedback_by.items()
+        if role != "citizen" and n
+    ]
+    return f"{r.feedback_by_staff}（{'、'.join(roles)}）" if roles else str(r.feedback_by_staff)
 
 
 def _period(s: StatsOut) -> str:
@@ -81,7 +91,9 @@ def _levels(s: StatsOut) -> Table:
 def _rates(s: StatsOut) -> Table:
     r = s.rates
     table = Table(title="三率")
-    for header in ("响应率", "解决率", "满意率", "综合得分", "已派发", "按时签收", "回访数"):
+    headers = ("响应率", "解决率", "满意率", "综合得分", "已派发", "按时签收", "回访数")
+    # Whose word the resolution and satisfaction rates rest on.
+    for header in (*headers, "群众自评", "回访录入"):
         table.add_column(header, justify="right")
     table.add_row(
         percent(r.response),
@@ -91,6 +103,8 @@ def _rates(s: StatsOut) -> Table:
         str(r.dispatched),
         str(r.accepted_on_time),
         str(r.feedback),
+        str(r.feedback_by_citizen),
+        by_staff(r),
     )
     return table
 
@@ -100,6 +114,7 @@ def _ranking(title: str, entries: Sequence[RankingOut], top: int, by_overdue: bo
     for header in ("名次", "单位", "综合得分", "响应率", "解决率", "满意率", "登记", "在办"):
         table.add_column(header, justify="left" if header == "单位" else "right")
     table.add_column("超期（在办/累计）", justify="right")
+    table.add_column("评价（群众自评/回访录入）", justify="right")
     ordered = sorted(entries, key=lambda e: (e.overdue_rank, e.rank)) if by_overdue else entries
     for e in list(ordered)[:top]:
         table.add_row(
@@ -112,6 +127,7 @@ def _ranking(title: str, entries: Sequence[RankingOut], top: int, by_overdue: bo
             str(e.total),
             str(e.open),
             f"{e.overdue}/{e.overdue_total}",
+            f"{e.rates.feedback_by_citizen}/{e.rates.feedback_by_staff}",
         )
     return table
 

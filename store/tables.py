@@ -238,6 +238,7 @@ class Issue(SQLModel, table=True):
             "level",
             "feedback_satisfaction",
             "feedback_solved",
+            "feedback_by_role",
         ),
         Index(
             "ix_issue_stats_registered",
@@ -410,6 +411,22 @@ class IssueTally(_IssueCounts, table=True):
     status: str = Field(primary_key=True)
     registered_unit_path: str = Field(primary_key=True)
     month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
+
+
+class FeedbackTally(SQLModel, table=True):
+    """Feedback received per registering unit, status, who recorded it (``citizen`` or the staff
+    role of a 回访: ``Issue.feedback_by_role``), category and UTC month of registration: whose
+    word the resolution and satisfaction rates rest on. Only issues with a feedback have cells."""
+
+    __tablename__ = "feedback_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    registered_unit_path: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    feedback_by: str = Field(primary_key=True)  # a row without a recorder counts as the citizen's
+    category: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # "YYYY-MM" of registered_at, in UTC
+    feedback: int = 0
 
 
 class StayTally(SQLModel, table=True):

@@ -76,14 +76,15 @@ def _stay(issue: Issue, idx: int, unit: str, accepted: bool | None, **fields: An
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A seeded read model (no demo accounts) with three issues in 回龙镇, 3 March 2025:
+def database(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A seeded read model (no demo accounts; SQLite or PostgreSQL) with three issues in 回龙镇,
+    3 March 2025:
 
-    a  village A  resolved at the village after 2 h, solved, satisfied
+    a  village A  resolved at the village after 2 h, solved, satisfied, rated by the citizen
     b  village A  escalated on request, at the township, warned once, not yet accepted there
     c  village B  up to the county on timeout, overdue on the 5th, still open
     """
-    url = f"sqlite:///{tmp_path / 'linkage.db'}"
+    url = db_url
     migrate(url)
     engine = make_engine(url)
     seed(engine, Settings(environment=Environment.TEST, demo_accounts=False, data_dir=tmp_path))
@@ -94,6 +95,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         resolved_at=at(3, 11),
         feedback_solved=True,
         feedback_satisfaction="satisfied",
+        feedback_by_role="citizen",
     )
     b = _issue(VILLAGE_A, "in_progress", unit=TOWNSHIP, level="township", warnings_sent=1)
     c = _issue(VILLAGE_B, "in_progress", unit=COUNTY, level="county", overdue=True)
@@ -156,18 +158,63 @@ def test_stats_prints_every_table_with_numbers_worked_by_hand(database: str) -> 
     # 三率: 4 settled stays, 3 on time; one feedback, solved and satisfied.
     # composite 0.1 × 0.75 + 0.5 × 1 + 0.4 × 1 = 0.975
     rates = next(line for line in out.splitlines() if "75.0%" in line and "97.5" in line)
-    assert _cells(rates) == ["75.0%", "100.0%", "100.0%", "97.5", "4", "3", "1"]
+    assert _cells(rates) == ["75.0%", "100.0%", "100.0%", "97.5", "4", "3", "1", "1", "0"]
     # Villages: red list A first (composite 100), black list B first (1 overdue now, 1 ever).
     red = out.split("村（社区）红榜（综合得分）")[1].split("村（社区）黑榜")[0]
     assert _cells(_row(red, "1"))[:3] == ["1", "回龙社区", "100.0"]
     black = out.split("村（社区）黑榜（超期）")[1].split("类别")[0]
     assert _cells(_row(black, "1"))[1:3] == ["枣园村委会", "—"]
-    assert _cells(_row(black, "1"))[-1] == "1/1"
+    assert _cells(_row(black, "1"))[-2:] == ["1/1", "0/0"]
     # Trend: seven days, the 3rd with 3 registered and 1 resolved, the 5th with 1 overdue.
     trend = out.split("趋势")[1]
     assert _cells(_row(trend, "2025-03-03")) == ["2025-03-03", "3", "1", "0"]
     assert _cells(_row(trend, "2025-03-05")) == ["2025-03-05", "0", "0", "1"]
     assert sum(1 for line in trend.splitlines() if "2025-03-0" in line) == 7
+
+
+def test_stats_tell_the_citizens_own_feedback_from_staffs_callbacks(database: str) -> None:
+    # d: village B, resolved at the village, rated solved and basically satisfied on a phone
+    # 回访 that a supervisor recorded.
+    d = _issue(
+        VILLAGE_B,
+        "closed",
+        resolution_level="village",
+        resolved_at=at(3, 12),
+        feedback_solved=True,
+        feedback_satisfaction="basically_satisfied",
+        feedback_by_role="supervisor",
+    )
+    engine = make_engine(database)
+    with Session(engine) as session:
+        session.add(d)
+        session.commit()
+    engine.dispose()
+
+    result = _run("--unit", TOWNSHIP, "--since", "2025-03-01", "--until", "2025-03-08")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # 三率: two feedbacks, both solved; satisfaction (1 + 0.9) / 2 = 95%; composite
+    # 0.1 × 0.75 + 0.5 × 1 + 0.4 × 0.95 = 0.955. One the citizen's own, one a supervisor's 回访.
+    header = next(line for line in out.splitlines() if "回访数" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]][-2:] == ["群众自评", "回访录入"]
+    rates = next(line for line in out.splitlines() if "75.0%" in line and "95.5" in line)
+    assert _cells(rates) == [
+        "75.0%",
+        "100.0%",
+        "95.0%",
+        "95.5",
+        "4",
+        "3",
+        "2",
+        "1",
+        "1（督查 1）",
+    ]
+    # Per village: A rated by its citizen, B only through the supervisor's 回访.
+    red = out.split("村（社区）红榜（综合得分）")[1].split("村（社区）黑榜")[0]
+    assert "评价（群众自评/回访录入）" in red
+    assert _cells(_row(red, "1"))[1] == "回龙社区" and _cells(_row(red, "1"))[-1] == "1/0"
+    village_b = next(line for line in red.splitlines() if "枣园村委会" in line)
+    assert _cells(village_b)[-1] == "0/1"
 
 
 def test_stats_of_an_empty_period_and_bad_options(database: str) -> None:

@@ -18,7 +18,9 @@ Definitions (DESIGN.md "Statistics"):
 - 三率: response = stays accepted on time ÷ dispatched stays whose acceptance is settled (accepted,
   or its accept deadline passed; a stay that has just arrived is not yet late); resolution =
   feedback "solved" ÷ feedback received; satisfaction = (satisfied + 0.9 × basically satisfied) ÷
-  feedback received; composite = weighted sum, None unless all three are known;
+  feedback received; composite = weighted sum, None unless all three are known; beside them,
+  who recorded the feedback received (``feedback_by``): the citizen themselves (群众自评) or staff
+  on a phone 回访 (回访录入), by role — rates resting on staff's word read differently;
 - open by level: open issues by the level they sit at now;
 - escalation funnel: issues that reached each level (levels only go up, so an issue's current
   level is the highest it reached; the village stage counts every issue);
@@ -37,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from domain.models import OPEN_STATUSES, Level, Status
+from domain.models import OPEN_STATUSES, Level, Role, Status
 
 VILLAGE, TOWNSHIP, COUNTY = Level.VILLAGE.value, Level.TOWNSHIP.value, Level.COUNTY.value
 COUNTED_LEVELS = (VILLAGE, TOWNSHIP, COUNTY)
@@ -48,6 +50,7 @@ BASICALLY_SATISFIED_WEIGHT = 0.9
 # Statuses in which a unit's clock runs: warnings and overdue are about these.
 RUNNING_STATUSES = frozenset({Status.PENDING_ACCEPT.value, Status.IN_PROGRESS.value})
 MEDIAN, P90 = 0.5, 0.9
+CITIZEN = Role.CITIZEN.value  # feedback the citizen gave; any other recorder is staff's 回访
 
 T = TypeVar("T")
 
@@ -80,6 +83,7 @@ class IssueCounts:
     solved: int = 0  # … saying the problem was solved
     satisfied: int = 0  # … "satisfied"
     basically_satisfied: int = 0  # … "basically satisfied"
+    feedback_by: Mapping[str, int] = field(default_factory=dict)  # feedback by its recorder
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Rates:
     dispatched: int  # stays whose acceptance is settled
     accepted_on_time: int
     feedback: int  # feedback received
+    feedback_by_citizen: int  # … given by the citizen (tracking code + PIN)
+    feedback_by_staff: int  # … recorded by staff on a 回访
+    feedback_by: dict[str, int]  # … by recorder: "citizen" first, then each staff role met
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,17 @@ def time_to_resolve(count: int, nth: Callable[[int], int]) -> Durations:
     return Durations(count, quantile(count, MEDIAN, seconds), quantile(count, P90, seconds))
 
 
+def feedback_by(issues: Iterable[IssueCounts]) -> dict[str, int]:
+    """Feedback received by who recorded it: the citizen's count always (0 included), then each
+    staff role that recorded any, by name."""
+    recorders: dict[str, int] = defaultdict(int)
+    for group in issues:
+        for recorder, n in group.feedback_by.items():
+            recorders[recorder] += n
+    citizen = recorders.pop(CITIZEN, 0)
+    return {CITIZEN: citizen} | {role: recorders[role] for role in sorted(recorders)}
+
+
 def three_rates(
     issues: Iterable[IssueCounts], stays: Iterable[StayCounts], weights: Weights = Weights()
 ) -> Rates:
@@ -199,11 +217,13 @@ def three_rates(
     for stay in stays:
         settled += stay.settled
         on_time += stay.accepted_on_time
+    issues = list(issues)
     for group in issues:
         rated += group.feedback
         solved += group.solved
         satisfied += group.satisfied
         basically += group.basically_satisfied
+    recorded = feedback_by(issues)
     response = ratio(on_time, settled)
     resolution = ratio(solved, rated)
     satisfaction = ratio(satisfied + BASICALLY_SATISFIED_WEIGHT * basically, rated)
@@ -214,7 +234,19 @@ def three_rates(
             + weights.resolution * resolution
             + weights.satisfaction * satisfaction
         )
-    return Rates(response, resolution, satisfaction, composite, settled, on_time, rated)
+    citizen = recorded[CITIZEN]
+    return Rates(
+        response,
+        resolution,
+        satisfaction,
+        composite,
+        settled,
+        on_time,
+        rated,
+        feedback_by_citizen=citizen,
+        feedback_by_staff=sum(recorded.values()) - citizen,
+        feedback_by=recorded,
+    )
 
 
 def open_by_level(issues: Iterable[IssueCounts]) -> dict[str, int]:

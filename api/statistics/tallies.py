@@ -7,6 +7,7 @@ counts up and turns them into figures."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,16 @@ from api.statistics import figures
 from api.statistics.periods import Split, between, split_period
 from api.statistics.scope import StatsScope, in_subtree, issues_of, within_period
 from domain.models import Level, Outcome, Satisfaction
-from store.tables import Issue, IssueLevel, IssueTally, StayTally, Unit, UnitTally, table_of
+from store.tables import (
+    FeedbackTally,
+    Issue,
+    IssueLevel,
+    IssueTally,
+    StayTally,
+    Unit,
+    UnitTally,
+    table_of,
+)
 
 IssueRow = tuple[str, figures.IssueCounts]
 StayRow = tuple[str, figures.StayCounts]  # (unit path, counts)
@@ -40,7 +50,7 @@ class IssueCounting:
 
 def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
     """The issues registered in the scope's period, counted per (registered unit path, status)
-    and per (category, status)."""
+    and per (category, status), their feedback also per recorder."""
     overdue, satisfaction = col(Issue.overdue), col(Issue.feedback_satisfaction)
     resolution, level = col(Issue.resolution_level), col(Issue.level)
     resolved_at = {name: f"resolved_{name}" for name in figures.COUNTED_LEVELS}
@@ -59,6 +69,10 @@ def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
     columns = ["total", *counted]
     by_path: dict[tuple[str, str], list[int]] = {}
     by_category: dict[tuple[str, str], list[int]] = {}
+    # Feedback received per recorder, under the same keys.
+    recorded_by_path: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    recorded_by_category: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    rated = columns.index("feedback")
 
     def add(sums: dict[tuple[str, str], list[int]], key: tuple[str, str], values: Any) -> None:
         if (known := sums.get(key)) is None:
@@ -70,20 +84,28 @@ def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
     split = split_period(scope.since, scope.until)
     # What is not whole months, from the issues themselves: one pass, added up two ways (per
     # unit, for the rankings rolled up the tree later, and per category).
+    recorder = col(Issue.feedback_by_role)
     for since, until in split.edges:
-        for path, category, status, *values in session.connection().execute(
+        for path, category, status, role, *values in session.connection().execute(
             select_columns(
                 col(Issue.registered_unit_path),
                 col(Issue.category),
                 col(Issue.status),
+                recorder,
                 func.count(),
                 *(_counting(condition) for condition in counted.values()),
             )
             .where(*issues_of(scope), *between(Issue.registered_at, since, until))
-            .group_by(col(Issue.registered_unit_path), col(Issue.category), col(Issue.status))
+            .group_by(
+                col(Issue.registered_unit_path), col(Issue.category), col(Issue.status), recorder
+            )
         ):
             add(by_path, (path, status), values)
             add(by_category, (category, status), values)
+            if values[rated]:
+                # A feedback without its recorder is the citizen's, as the API reads it.
+                recorded_by_path[(path, status)][role or figures.CITIZEN] += values[rated]
+                recorded_by_category[(category, status)][role or figures.CITIZEN] += values[rated]
     # Whole months from the tallies: a few rows per unit, category and month.
     if split.months is not None:
         tally = table_of(IssueTally)
@@ -123,8 +145,27 @@ def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
                 values = [0] * len(columns)
                 values[0], values[columns.index("overdue")] = total, overdue
                 add(by_category, (category, status), values)
+        feedback = table_of(FeedbackTally)
+        for path, status, role, n in session.connection().execute(
+            select_columns(
+                feedback.c.registered_unit_path,
+                feedback.c.status,
+                feedback.c.feedback_by,
+                func.sum(feedback.c.feedback),
+            )
+            .where(
+                in_subtree(feedback.c.registered_unit_path, scope.unit),
+                *between(feedback.c.month, *split.months),
+                *([feedback.c.category == scope.category] if scope.category is not None else []),
+            )
+            .group_by(feedback.c.registered_unit_path, feedback.c.status, feedback.c.feedback_by)
+        ):
+            if n:
+                recorded_by_path[(path, status)][role] += n
+                if scope.category is not None:
+                    recorded_by_category[(scope.category, status)][role] += n
 
-    def counts(status: str, values: list[int]) -> figures.IssueCounts:
+    def counts(status: str, values: list[int], recorded: Counter[str]) -> figures.IssueCounts:
         n = dict(zip(columns, values, strict=True))
         return figures.IssueCounts(
             status=status,
@@ -138,11 +179,18 @@ def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
             solved=n["solved"],
             satisfied=n["satisfied"],
             basically_satisfied=n["basically_satisfied"],
+            feedback_by=dict(recorded),
         )
 
     return IssueCounting(
-        [(path, counts(status, values)) for (path, status), values in by_path.items()],
-        [(category, counts(status, values)) for (category, status), values in by_category.items()],
+        [
+            (path, counts(status, values, recorded_by_path[(path, status)]))
+            for (path, status), values in by_path.items()
+        ],
+        [
+            (category, counts(status, values, recorded_by_category[(category, status)]))
+            for (category, status), values in by_category.items()
+        ],
     )
 
 

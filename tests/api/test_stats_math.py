@@ -33,9 +33,10 @@ def issue(
     satisfaction: str | None = None,
     overdue: bool = False,
     warnings: int = 0,
+    by: str = "citizen",
 ) -> IssueCounts:
     """The counts of one issue, as the read model's GROUP BY makes them (``level`` is where it
-    was resolved)."""
+    was resolved; ``by`` who recorded its feedback)."""
     return IssueCounts(
         status=status,
         total=1,
@@ -47,6 +48,7 @@ def issue(
         solved=int(satisfaction is not None and bool(solved)),
         satisfied=int(satisfaction == "satisfied"),
         basically_satisfied=int(satisfaction == "basically_satisfied"),
+        feedback_by={by: 1} if satisfaction is not None else {},
     )
 
 
@@ -108,6 +110,30 @@ def test_three_rates_by_hand() -> None:
     # 0.1 × 0.75 + 0.5 × 0.8 + 0.4 × 0.76 = 0.075 + 0.4 + 0.304 = 0.779
     assert rates.composite == pytest.approx(0.779)
     assert (rates.dispatched, rates.accepted_on_time, rates.feedback) == (4, 3, 5)
+
+
+def test_feedback_received_by_who_recorded_it() -> None:
+    # Two citizens rated their issues themselves; a supervisor recorded two phone 回访 and a
+    # leader one; an issue without feedback counts for nobody.
+    issues = [
+        issue(solved=True, satisfaction="satisfied"),
+        issue(solved=False, satisfaction="unsatisfied"),
+        issue(solved=True, satisfaction="satisfied", by="supervisor"),
+        issue(solved=True, satisfaction="basically_satisfied", by="supervisor"),
+        issue(solved=True, satisfaction="satisfied", by="leader"),
+        issue("in_progress"),
+    ]
+    rates = three_rates(issues, [])
+    assert (rates.feedback, rates.feedback_by_citizen, rates.feedback_by_staff) == (5, 2, 3)
+    # The citizen first, then the staff roles by name.
+    assert list(rates.feedback_by.items()) == [("citizen", 2), ("leader", 1), ("supervisor", 2)]
+    # Nothing rated: the citizen's zero, no staff role.
+    nothing = three_rates([issue("in_progress")], [])
+    assert (nothing.feedback_by, nothing.feedback_by_citizen, nothing.feedback_by_staff) == (
+        {"citizen": 0},
+        0,
+        0,
+    )
 
 
 def test_composite_weights_come_from_configuration() -> None:
@@ -200,6 +226,7 @@ def test_counts_of_a_group_add_up_like_the_issues_in_it() -> None:
             feedback=3,
             solved=3,
             basically_satisfied=3,
+            feedback_by={"citizen": 3},
         ),
     ]
     stays = [stay("village", accepted_on_time=True, outcome="resolved", on_time=True)] * 3

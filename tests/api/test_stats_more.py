@@ -310,14 +310,15 @@ def _overdue_event(issue: Issue, at: datetime) -> IssueEvent:
 def april(api: Api) -> dict[str, Issue]:
     """Seven issues in 庙沟镇, 1–10 April 2024 (Shanghai times):
 
-    i1 V1 sanitation  reg 1st 10:00, resolved at the village 11:00, solved, satisfied
+    i1 V1 sanitation  reg 1st 10:00, resolved at the village 11:00, solved, satisfied (citizen)
     i2 V1 neighbour   reg 2nd 10:00, up to the township, resolved 3rd 16:00, solved, basically
+                      (a supervisor's phone 回访)
     i3 V2 sanitation  reg 2nd 11:00, up to the county on timeout, overdue 5th 12:00, still open
     i4 V2 sanitation  reg 3rd 07:00 (2nd in UTC), at the village, warned once
     i5 V3 sanitation  reg 4th 10:00, resolved at the village 12:00, awaiting feedback
     i6 V3 neighbour   reg 8th 10:00, pending acceptance
     i7 V1 neighbour   reg 8th 10:00, up to the county, overdue 9th 20:00, resolved 10th 10:00,
-                      not solved, unsatisfied
+                      not solved, unsatisfied (citizen)
     """
     i1 = _issue(
         V1,
@@ -327,6 +328,7 @@ def april(api: Api) -> dict[str, Issue]:
         resolved_at=local(1, 11),
         feedback_solved=True,
         feedback_satisfaction="satisfied",
+        feedback_by_role="citizen",
     )
     i2 = _issue(
         V1,
@@ -339,6 +341,7 @@ def april(api: Api) -> dict[str, Issue]:
         resolved_at=local(3, 16),
         feedback_solved=True,
         feedback_satisfaction="basically_satisfied",
+        feedback_by_role="supervisor",
     )
     i3 = _issue(
         V2,
@@ -367,6 +370,7 @@ def april(api: Api) -> dict[str, Issue]:
         resolved_at=local(10, 10),
         feedback_solved=False,
         feedback_satisfaction="unsatisfied",
+        feedback_by_role="citizen",
     )
     stays = [
         _stay(i1, 0, V1, local(1, 10), True, "resolved", True),
@@ -475,6 +479,28 @@ async def test_county_ranks_townships_and_counts_its_own_stays(
     # The county's two stays now count: i3's (accepted on time, still there) and i7's (late).
     assert s["on_time"]["county"] == 0.0
     assert (s["rates"]["dispatched"], s["rates"]["accepted_on_time"]) == (11, 10)
+
+
+async def test_feedback_is_split_by_who_recorded_it(api: Api, april: dict[str, Issue]) -> None:
+    """i1 and i7 rated by their citizens, i2 on a supervisor's 回访: in the totals and per unit,
+    from the rows (part of a month) and from the monthly tallies (no period: whole months)."""
+    split = {"feedback_by_citizen": 2, "feedback_by_staff": 1}
+    by = {"citizen": 2, "supervisor": 1}
+    for period in (PERIOD, {}):
+        s = await _stats(api, unit=TOWNSHIP, **period)
+        rates = s["rates"]
+        assert rates["feedback"] == 3
+        assert {key: rates[key] for key in split} == split and rates["feedback_by"] == by, period
+        villages = {r["unit"]["code"]: r["rates"] for r in s["village_rankings"]}
+        assert villages[V1]["feedback_by"] == by and villages[V1]["feedback_by_staff"] == 1
+        # No feedback yet: the citizen's zero is there, no staff role is.
+        assert villages[V3]["feedback_by"] == {"citizen": 0}
+        assert (villages[V3]["feedback_by_citizen"], villages[V3]["feedback_by_staff"]) == (0, 0)
+        assert s["township_rankings"][0]["rates"] == rates
+        # One category: i2 (the supervisor's) and i7 (the citizen's).
+        only = await _stats(api, unit=TOWNSHIP, category="neighbour_dispute", **period)
+        assert only["rates"]["feedback_by"] == {"citizen": 1, "supervisor": 1}
+        assert only["rates"]["feedback_by_staff"] == 1
 
 
 async def test_categories_filter_and_count(api: Api, april: dict[str, Issue]) -> None:

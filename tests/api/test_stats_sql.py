@@ -2,7 +2,8 @@
 answers — the way the statistics were computed before — on SQLite and on PostgreSQL.
 
 The read model is made by hand: issues in every status, at every level, resolved at every level,
-with every feedback, warned and overdue, registered around local midnight (Shanghai is UTC+8, so
+with every feedback (given by the citizen, recorded by staff on a 回访, or from before the recorder
+was kept), warned and overdue, registered around local midnight (Shanghai is UTC+8, so
 the UTC day is often not the local one), with level stays of every outcome and overdue events;
 the reference below loads them all and counts them one by one from the definitions in
 ``api/statistics/figures.py``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -108,6 +109,8 @@ def _issue(rng: random.Random, registered_at: datetime | None = None) -> Issue:
     if resolved and rng.random() < 0.05:
         resolved_at = None
     satisfaction = rng.choice([None, *(s.value for s in Satisfaction)])
+    # None: a feedback recorded before the recorder was kept, read as the citizen's.
+    recorder = rng.choice(["citizen", "citizen", "supervisor", "leader", None])
     return Issue(
         id=issue_id,
         tracking_code=issue_id[:16].upper(),
@@ -132,6 +135,7 @@ def _issue(rng: random.Random, registered_at: datetime | None = None) -> Issue:
         resolved_at=resolved_at,
         feedback_solved=rng.choice([None, True, False]) if satisfaction else None,
         feedback_satisfaction=satisfaction,
+        feedback_by_role=recorder if satisfaction else None,
     )
 
 
@@ -250,6 +254,8 @@ def _summary(issues: list[Issue], stays: list[IssueLevel], weights: stats.Weight
             + weights.resolution * resolution
             + weights.satisfaction * satisfaction
         )
+    recorders = Counter(i.feedback_by_role or "citizen" for i in rated)
+    by_citizen = recorders.pop("citizen", 0)
     open_by_level = dict.fromkeys(stats.COUNTED_LEVELS, 0)
     for i in issues:
         if i.status in OPEN_STATUSES:
@@ -280,6 +286,9 @@ def _summary(issues: list[Issue], stays: list[IssueLevel], weights: stats.Weight
             len(settled),
             sum(1 for s in settled if s.accepted_on_time),
             len(rated),
+            by_citizen,
+            len(rated) - by_citizen,
+            {"citizen": by_citizen, **dict(sorted(recorders.items()))},
         ),
         open_by_level=open_by_level,
         funnel={
@@ -537,3 +546,13 @@ def test_the_data_tells_local_days_from_utc_days(session: Session) -> None:
     # for nobody.
     t3 = next(r for r in local.township_rankings if r.unit.code == T3)
     assert t3.total == 0 and t3.rates.dispatched > 0
+    # Feedback of every recorder, so the comparison above checks the split: the citizen's own
+    # (rows without a recorder among them), and staff's 回访 by role, in the totals and per unit.
+    everyone = list(session.exec(select(Issue)))
+    assert any(i.feedback_satisfaction and i.feedback_by_role is None for i in everyone)
+    rates = local.rates
+    assert set(rates.feedback_by) == {"citizen", "leader", "supervisor"}
+    assert rates.feedback_by_citizen == rates.feedback_by["citizen"] > 0
+    assert rates.feedback_by_staff == rates.feedback_by["leader"] + rates.feedback_by["supervisor"]
+    assert rates.feedback_by_citizen + rates.feedback_by_staff == rates.feedback > 0
+    assert all(r.rates.feedback_by_staff for r in local.township_rankings if r.unit.code != T3)

@@ -4,7 +4,8 @@ uvicorn serves the app on a free port; a time-skipping Temporal server and a wor
 issues; ``simulation`` plays urgent workloads through HTTP, and skipping the test server's clock
 turns the open ones into warnings (2 h of an urgent village's 4 h) and overdue issues (past the
 county's deadline after 4 + 8 + 24 h). Chromium (Debian's, headless) then signs in as the county
-supervisor, checks every chart has data, filters by a township, watches the lists refresh live
+supervisor, checks every chart has data and the 三率's feedback split by who recorded it,
+filters by a township, watches the lists refresh live
 and opens an issue's timeline. Screenshots go to ``test-artifacts/``.
 """
 
@@ -253,6 +254,19 @@ async def test_dashboard_in_chromium(seeded: Stack) -> None:
 
     stack = seeded
     warned, overdue = stack.alerts()
+    # The workload's citizens rate their own issues; one closed issue's feedback becomes a
+    # supervisor's phone 回访 (as staff's callback writes it), its workflow long finished.
+    with Session(stack.engine) as session:
+        rated = session.exec(
+            select(Issue).where(col(Issue.feedback_satisfaction).is_not(None))
+        ).all()
+        called_back = next(i for i in rated if i.status == "closed")
+        called_back.feedback_by_role = "supervisor"
+        session.add(called_back)
+        session.commit()
+        township = session.get(Unit, called_back.township_code)
+        assert township is not None
+        township_name = township.name
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
@@ -293,6 +307,15 @@ async def test_dashboard_in_chromium(seeded: Stack) -> None:
                 assert drawn["svg"] >= 1 and drawn["traces"] >= 1, (chart, drawn)
                 assert drawn["values"] >= 1, (chart, drawn)
             assert await page.text_content("#kpi-overdue") == str(len(overdue))
+            # The county's feedback: the citizens' own and the supervisor's 回访, and per
+            # township in the red list.
+            split = f"回访评价 {len(rated)} 件：群众自评 {len(rated) - 1}，回访录入 1（督查 1）"
+            assert split in (await page.text_content("#feedback-by") or "")
+            headers = await page.locator("#red-list thead th").all_text_contents()
+            assert headers[-2:] == ["群众自评", "回访录入"]
+            row = page.locator("#red-list tbody tr", has_text=township_name)
+            assert (await row.locator("td").all_text_contents())[-1] == "1"
+            assert await row.locator("td").last.get_attribute("title") == "督查 1"
 
             # The lists show what the read model holds.
             await page.wait_for_function(

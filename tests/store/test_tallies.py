@@ -1,8 +1,8 @@
 """The tallies /stats reads (store/tables.py: the monthly ``UnitTally``, ``IssueTally``,
-``StayTally`` and the hourly ``RegisteredHourTally``, ``ResolvedHourTally``) always
-equal a recount of the rows they summarise, whoever writes and however often: the recorder with
-its retries and stale snapshots, the ORM, a deletion, and the migration that fills them from rows
-written before it. On SQLite and on PostgreSQL.
+``FeedbackTally``, ``StayTally`` and the hourly ``RegisteredHourTally``, ``ResolvedHourTally``)
+always equal a recount of the rows they summarise, whoever writes and however often: the recorder
+with its retries and stale snapshots, the ORM, a deletion, and the migration that fills them from
+rows written before it. On SQLite and on PostgreSQL.
 
 The recount here is written from /stats' definitions (api/statistics/tallies.py), independently
 of the triggers' SQL.
@@ -20,9 +20,10 @@ from sqlalchemy import Engine, MetaData, Table, inspect, text
 from sqlmodel import Session, select
 
 from activities.record import write_snapshot
-from domain.models import IssueState, Outcome, Satisfaction, Snapshot, Status
+from domain.models import IssueState, Outcome, Role, Satisfaction, Snapshot, Status
 from store.db import alembic_config, make_engine, migrate, session_scope
 from store.tables import (
+    FeedbackTally,
     Issue,
     IssueLevel,
     IssueTally,
@@ -54,6 +55,7 @@ STAY_COUNTS = ["settled", "accepted_on_time", "left_level", "left_on_time"]
 TALLIES = (
     "unit_tally",
     "issue_tally",
+    "feedback_tally",
     "stay_tally",
     "registered_hour_tally",
     "resolved_hour_tally",
@@ -105,6 +107,11 @@ def recount(engine: Engine) -> dict[str, dict[Key, Counter[str]]]:
             path = issue.registered_unit_path
             expected["unit_tally"][(path, issue.status, month)] += counts
             expected["issue_tally"][(issue.category, issue.status, path, month)] += counts
+            if issue.feedback_satisfaction is not None:
+                # No recorder (a feedback from before it was kept): the citizen's.
+                recorder = issue.feedback_by_role or Role.CITIZEN.value
+                key = (path, issue.status, recorder, issue.category, month)
+                expected["feedback_tally"][key] += Counter(feedback=1)
             root = "/" + path.split("/")[1] + "/"
             expected["registered_hour_tally"][(root, issue.registered_hour)] += Counter(
                 registered=1, registered_resolved=issue.resolve_us is not None
@@ -124,6 +131,7 @@ def tallied(engine: Engine) -> dict[str, dict[Key, Counter[str]]]:
         tallies = (
             (UnitTally, ISSUE_COUNTS),
             (IssueTally, ISSUE_COUNTS),
+            (FeedbackTally, ["feedback"]),
             (StayTally, STAY_COUNTS),
             (RegisteredHourTally, ["registered", "registered_resolved"]),
             (ResolvedHourTally, ["resolved"]),
@@ -159,12 +167,20 @@ def test_the_recorder_keeps_the_tallies_through_retries_and_stale_snapshots(engi
     other.issue.issue_id, other.issue.tracking_code = "issue-2", "ZA2505060002"
     other.issue.idempotency_key = "idem-2"
     other.issue.category = "environment_sanitation"
+    # A third, whose feedback a supervisor recorded on a phone 回访.
+    called_back = copy.deepcopy(closed)
+    called_back.issue.issue_id, called_back.issue.tracking_code = "issue-3", "ZA2505060003"
+    called_back.issue.idempotency_key = "idem-3"
+    assert called_back.feedback is not None and closed.feedback is not None
+    assert closed.feedback.by_role is Role.CITIZEN
+    called_back.feedback.by_role = Role.SUPERVISOR
 
     write_snapshot(engine, _snapshot(accepted))
     write_snapshot(engine, _snapshot(other))
     assert_tallies_match(engine)
     with Session(engine) as session:
         assert session.exec(select(UnitTally)).first() is not None
+        assert session.exec(select(FeedbackTally)).first() is None  # nobody rated yet
 
     write_snapshot(engine, _snapshot(closed))  # escalated, resolved at the township, rated
     write_snapshot(engine, _snapshot(closed))  # a retry: the same state again
@@ -183,10 +199,26 @@ def test_the_recorder_keeps_the_tallies_through_retries_and_stale_snapshots(engi
         ).all()
         assert sum(c.total for c in moved) == 0
 
+    write_snapshot(engine, _snapshot(called_back))
+    write_snapshot(engine, _snapshot(called_back))
+    assert_tallies_match(engine)
+    with Session(engine) as session:
+        recorded = {c.feedback_by: c.feedback for c in session.exec(select(FeedbackTally))}
+        assert recorded == {"citizen": 1, "supervisor": 1}
+
 
 def test_orm_writes_and_deletions_keep_the_tallies(engine: Engine) -> None:
     rungs = _ladder(engine)
     write_snapshot(engine, _snapshot(closed_at_township(rungs)))
+    with session_scope(engine) as session:
+        issue = session.exec(select(Issue)).one()
+        issue.feedback_by_role = Role.SUPERVISOR.value  # the 回访's recorder corrected
+        session.add(issue)
+    assert_tallies_match(engine)
+    with Session(engine) as session:
+        assert [c.feedback_by for c in session.exec(select(FeedbackTally)) if c.feedback] == [
+            "supervisor"
+        ]
     with session_scope(engine) as session:
         issue = session.exec(select(Issue)).one()
         issue.status = Status.IN_PROGRESS.value  # reopened by hand, say
@@ -248,6 +280,11 @@ def test_the_migration_fills_tallies_and_derived_columns_from_rows_written_befor
             months = {c.status: c.month for c in session.exec(select(UnitTally))}
             # UTC months, whatever the local day (1 February already, in Shanghai).
             assert months[Status.CLOSED.value] == "2024-01"
+            # Rated before anyone kept who recorded it: the citizen's.
+            cells = session.exec(select(FeedbackTally)).all()
+            assert [(c.feedback_by, c.status, c.feedback) for c in cells] == [
+                ("citizen", Status.CLOSED.value, 1)
+            ]
         names = set(inspect(engine).get_table_names())
         assert set(TALLIES) <= names
     finally:

@@ -19,6 +19,7 @@
   };
   const REASON_LABEL = { registered: "登记", escalated: "上报", transferred: "转派", reopened: "重办" };
   const SATISFACTION_LABEL = { satisfied: "满意", basically_satisfied: "基本满意", unsatisfied: "不满意" };
+  const ROLE_LABEL = { clerk: "经办人", leader: "负责人", supervisor: "督查", department: "部门", admin: "管理员" };
   const COLORS = { village: "#2e9d5b", township: "#1d64c2", county: "#8a4fbf", yellow: "#e0a100", red: "#d23c3c" };
   const FONT = { family: '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif', size: 12 };
   const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -63,6 +64,20 @@
 
   const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
   const score = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1));
+
+  // Staff's 回访 by role: "督查 2、负责人 1" ("" when staff recorded none).
+  function staffRoles(rates) {
+    return Object.entries(rates.feedback_by)
+      .filter(([role, n]) => role !== "citizen" && n)
+      .map(([role, n]) => `${ROLE_LABEL[role] || role} ${n}`)
+      .join("、");
+  }
+
+  // Whose word the resolution and satisfaction rates rest on.
+  function feedbackSplit(rates) {
+    const roles = staffRoles(rates);
+    return `回访评价 ${rates.feedback} 件：群众自评 ${rates.feedback_by_citizen}，回访录入 ${rates.feedback_by_staff}${roles ? `（${roles}）` : ""}`;
+  }
 
   function duration(seconds) {
     if (seconds === null || seconds === undefined) return "—";
@@ -364,6 +379,7 @@
     const byTownship = s.township_rankings.length > 1;
     const units = (byTownship ? s.township_rankings : s.village_rankings).slice().sort((a, b) => a.unit.code.localeCompare(b.unit.code));
     $("rates-title").textContent = byTownship ? "各乡镇（街道）三率" : "各村（社区）三率";
+    $("feedback-by").textContent = `${s.unit.name}合计 ${feedbackSplit(s.rates)}`;
     const names = units.map((u) => u.unit.name);
     const rate = (key) => units.map((u) => (u.rates[key] === null ? null : u.rates[key] * 100));
     plot(
@@ -444,9 +460,11 @@
           el("td", { class: "num" }, pct(e.rates.resolution)),
           el("td", { class: "num" }, pct(e.rates.satisfaction)),
           el("td", { class: "num" }, e.total),
+          el("td", { class: "num" }, e.rates.feedback_by_citizen),
+          el("td", { class: "num", title: staffRoles(e.rates) || null }, e.rates.feedback_by_staff),
         ),
       ),
-      7,
+      9,
       "暂无评价数据",
     );
     const black = entries
