@@ -32,12 +32,14 @@ app.add_typer(db_app, name="db")
 def _admin_commands() -> None:
     # Administration lives in cli/admin.py and cli/admin_more.py beside the API they share.
     from cli.admin import admin_app, users_app
-    from cli.admin_data import channels_app, keys_app
+    from cli.admin_data import categories_app, channels_app, households_app, keys_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(users_app, name="users")
     app.add_typer(keys_app, name="keys")
     app.add_typer(channels_app, name="channels")
+    app.add_typer(categories_app, name="categories")
+    app.add_typer(households_app, name="households")
 
 
 _admin_commands()

@@ -113,8 +113,11 @@ def prepare_registration(
         raise invalid("village_code", "须为村（社区）或网格代码")
     if not _may_register_at(principal, unit):
         raise forbidden(f"{unit.name}不在您的辖区内", field="village_code")
-    if session.get(Category, body.category) is None:
+    category = session.get(Category, body.category)
+    if category is None:
         raise invalid("category", "未知的事项类别")
+    if not category.active:
+        raise invalid("category", f"事项类别「{category.name}」已停用")
     try:
         rungs = ladder(session, unit.code)
     except (UnitNotFound, ValueError):

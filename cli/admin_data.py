@@ -129,3 +129,77 @@ def channels_test(
     typer.echo(f"{'delivered' if result.ok else 'failed'}: {result.status_code} {result.detail}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+categories_app = typer.Typer(help="Issue categories.", no_args_is_help=True)
+households_app = typer.Typer(help="Household codes of villages (polls).", no_args_is_help=True)
+
+
+@categories_app.command("list")
+def categories_list() -> None:
+    """Categories: code, name, departments, notify at once, active."""
+    from sqlmodel import col, select
+
+    from store.tables import Category
+
+    with session() as opened:
+        rows = opened.exec(select(Category).order_by(col(Category.code))).all()
+    for c in rows:
+        state = "active" if c.active else "retired"
+        at_once = "notify" if c.notify_departments else "-"
+        typer.echo(f"{c.code}\t{c.name}\t{','.join(c.departments)}\t{at_once}\t{state}")
+
+
+@categories_app.command("add")
+def categories_add(
+    code: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="Chinese name (流浪犬只)")],
+    department: Annotated[list[str] | None, typer.Option(help="called in (repeatable)")] = None,
+    notify: Annotated[bool, typer.Option(help="departments hear at once")] = False,
+) -> None:
+    """Add a category."""
+    from api.admin.reference import CategoryIn, create_category
+
+    body = CategoryIn(code=code, name=name, departments=department or [], notify_departments=notify)
+    with session() as opened:
+        run(lambda: create_category(opened, cli_admin(), body))
+    typer.echo(f"added {code}")
+
+
+@categories_app.command("retire")
+def categories_retire(code: Annotated[str, typer.Argument()]) -> None:
+    """Retire a category: no new issue takes it; its issues keep it."""
+    from api.admin.reference import CategoryPatch, update_category
+
+    with session() as opened:
+        run(lambda: update_category(opened, cli_admin(), code, CategoryPatch(active=False)))
+    typer.echo(f"retired {code}")
+
+
+@households_app.command("add")
+def households_add(
+    village: Annotated[str, typer.Argument(help="village code")],
+    count: Annotated[int, typer.Option(min=1, help="households to add")],
+) -> None:
+    """Issue household codes to a village."""
+    from api.admin.households import add_households
+
+    with session() as opened:
+        run(lambda: add_households(opened, cli_admin(), village, count))
+    typer.echo(f"added {count} household codes to {village}")
+
+
+@households_app.command("sheet")
+def households_sheet(
+    village: Annotated[str, typer.Argument(help="village code")],
+    output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write")],
+) -> None:
+    """Write the printable sheet of a village's household codes (HTML, A4, one slip each)."""
+    from pathlib import Path
+
+    from api.admin.households import households_of, sheet_html
+
+    with session() as opened:
+        unit, rows = run(lambda: households_of(opened, cli_admin(), village))
+    Path(output).write_text(sheet_html(unit, rows), encoding="utf-8")
+    typer.echo(f"wrote {len(rows)} household codes to {output}")

@@ -165,3 +165,37 @@ def test_keys_and_channels(database: str) -> None:
         assert tested.output.startswith("delivered: 200") and len(received) == 1
     finally:
         server.shutdown()
+
+
+def test_categories_and_households(database: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["admin", "create", "it", "--unit", "611025"], input=PASSWORD + "\n"
+        ).exit_code
+        == 0
+    )
+    added = runner.invoke(
+        app,
+        [
+            "categories",
+            "add",
+            "stray_dogs",
+            "--name",
+            "流浪犬只",
+            "--department",
+            "zhenan-gongan",
+            "--notify",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(app, ["categories", "retire", "stray_dogs"]).exit_code == 0
+    listed = runner.invoke(app, ["categories", "list"]).output
+    assert "stray_dogs\t流浪犬只\tzhenan-gongan\tnotify\tretired" in listed
+    bad = runner.invoke(app, ["categories", "add", "x1", "--name", "x", "--department", "nope"])
+    assert bad.exit_code == 2 and "departments.0" in bad.output
+    assert runner.invoke(app, ["households", "add", "611025001001", "--count", "12"]).exit_code == 0
+    sheet = tmp_path / "sheet.html"
+    out = runner.invoke(app, ["households", "sheet", "611025001001", "-o", str(sheet)])
+    assert out.exit_code == 0, out.output
+    assert sheet.read_text(encoding="utf-8").count('class="slip"') == 12

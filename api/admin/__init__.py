@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.admin import audit, channels, keys, users
+from api.admin import audit, channels, households, keys, reference, users
 
 router = APIRouter()
-for module in (users, keys, channels, audit):
+for module in (users, keys, channels, reference, households, audit):
     router.include_router(module.router)
