@@ -42,6 +42,7 @@ from store.tables import (
     NotificationAttempt,
     table_of,
 )
+from workflows.deliberation import workflow_id as deliberation_workflow_id
 from workflows.issue import workflow_id
 
 INBOX = "inbox"
@@ -87,12 +88,15 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
 
 def notice_key(notice: Notice) -> str:
     """The receivers' idempotency key of a notice: workflow id + seq (+ kind for a secondary)."""
-    key = notice_idempotency_key(workflow_id(notice.issue_id), notice.seq)
+    of = deliberation_workflow_id if notice.subject == "deliberation" else workflow_id
+    key = notice_idempotency_key(of(notice.issue_id), notice.seq)
     return f"{key}:{notice.kind}" if notice.kind in SECONDARY_KINDS else key
 
 
-def _link(settings: Settings, issue_id: str | None) -> str:
-    return f"{settings.public_url.rstrip('/')}/dashboard/issues/{issue_id}"
+def _link(settings: Settings, subject_id: str | None, kind: str = "") -> str:
+    # A deliberation's notices are the kinds "deliberation_*": their page is the deliberation's.
+    page = "deliberations" if kind.startswith("deliberation_") else "issues"
+    return f"{settings.public_url.rstrip('/')}/dashboard/{page}/{subject_id}"
 
 
 # ---- fan-out ------------------------------------------------------------------------------------
@@ -112,7 +116,7 @@ def fan_out(session: Session, notice: Notice, settings: Settings, now: datetime)
         where=notice.where,
         level=notice.level,
         deadline=notice.deadline,
-        link=_link(settings, notice.issue_id),
+        link=_link(settings, notice.issue_id, notice.kind),
         body=notice.text if notice.text != notice.title else "",
         created_at=now,
         tz=settings.timezone,
@@ -200,7 +204,7 @@ def delivery_of(
         title=row.title,
         text=row.body,
         markdown=row.body,
-        link=_link(settings, row.issue_id),
+        link=_link(settings, row.issue_id, row.kind),
         mentions_mobiles=list(target.config.get("mentions_mobiles", [])) if target else [],
         created_at=row.created_at,
     )

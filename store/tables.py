@@ -652,3 +652,11 @@ class OutboxNotice(SQLModel, table=True):
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The lease of the dispatcher fanning it out: another takes the row only once it has passed.
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# The deliberations' tables, on the same metadata (after the types they use are defined).
+from store.deliberation_tables import (  # noqa: E402, F401
+    Deliberation,
+    DeliberationEvent,
+    DeliberationRound,
+)

@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.deadlines import Clocks, build_clocks
+from activities.deliberation_record import DeliberationRecorder
 from activities.dispatch import Dispatcher
 from activities.notify import Notifier
 from activities.record import Recorder
@@ -34,6 +35,7 @@ from domain.payloads import DATA_CONVERTER
 from settings import Settings
 from store.db import make_engine
 from workers.bytecode import cache_bytecode
+from workflows.deliberation import DeliberationWorkflow
 from workflows.issue import IssueWorkflow
 
 log = logging.getLogger("linkage.worker")
@@ -42,9 +44,11 @@ MAX_CONCURRENT_ACTIVITIES = 64
 
 
 def activities_of(clocks: Clocks, recorder: Recorder, notifier: Notifier) -> list[Any]:
-    """Every activity the issue workflow calls by name."""
+    """Every activity the issue and deliberation workflows call by name."""
     return [
         clocks.terms_for,
+        clocks.deliberation_terms,
+        DeliberationRecorder(recorder.engine).record,
         clocks.level_clock,
         clocks.deadline,
         clocks.next_reminder,
@@ -69,10 +73,11 @@ def build_worker(
     """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
     queue."""
     cache_bytecode(IssueWorkflow)
+    cache_bytecode(DeliberationWorkflow)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[IssueWorkflow],
+        workflows=[IssueWorkflow, DeliberationWorkflow],
         activities=activities_of(
             clocks or build_clocks(settings),
             Recorder(engine),

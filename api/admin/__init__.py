@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.admin import audit, channels, households, keys, reference, users
+from api.admin import audit, channels, households, keys, page, reference, users
 
 router = APIRouter()
-for module in (users, keys, channels, reference, households, audit):
+for module in (users, keys, channels, reference, households, audit, page):
     router.include_router(module.router)

@@ -235,8 +235,8 @@ def list_accounts(
     query: str | None = None,
     limit: int = 200,
 ) -> list[User]:
-    """Accounts in the admin's subtree (or in ``unit``'s, which must be in it), by username."""
-    statement = select(User).order_by(col(User.username))
+    """Accounts in the admin's subtree (or in ``unit``'s, which must be in it), newest first."""
+    statement = select(User).order_by(col(User.id).desc())  # the newest first
     root = unit_in_scope(session, admin, unit).path if unit else admin.unit_path
     if root is not None:
         in_units = select(Unit.code).where(col(Unit.path).startswith(root, autoescape=True))

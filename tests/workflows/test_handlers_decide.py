@@ -54,8 +54,27 @@ def _index(sources: dict[str, str]) -> tuple[dict[str, ast.AST], list[str]]:
     return functions, handlers
 
 
-def _callees(name: str, fn: ast.AST, functions: dict[str, ast.AST]) -> tuple[set[str], bool]:
+def _imports(sources: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per module, the package modules it imports by name (``from a.b import c`` → ``a.b.c``)."""
+    found: dict[str, dict[str, str]] = {}
+    for module, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    target = f"{node.module}.{alias.name}"
+                    if target in sources:
+                        found.setdefault(module, {})[alias.asname or alias.name] = target
+    return found
+
+
+def _callees(
+    name: str,
+    fn: ast.AST,
+    functions: dict[str, ast.AST],
+    imports: dict[str, dict[str, str]] | None = None,
+) -> tuple[set[str], bool]:
     """What ``fn`` calls inside the package, and whether it calls an activity itself."""
+    imports = imports or {}
     module, _, qual = name.partition(":")
     cls = qual.split(".")[0] if "." in qual else None
     found: set[str] = set()
@@ -71,8 +90,13 @@ def _callees(name: str, fn: ast.AST, functions: dict[str, ast.AST]) -> tuple[set
             if isinstance(owner, ast.Name) and owner.id == "self" and cls:
                 found.add(f"{module}:{cls}.{func.attr}")
             elif isinstance(owner, ast.Name):
-                found.update(k for k in functions if k.endswith(f".{owner.id}:{func.attr}"))
-                found.update(k for k in functions if k == f"{owner.id}:{func.attr}")
+                imported = imports.get(module, {}).get(owner.id)
+                if imported is not None:
+                    # ``from workflows.issue import effects``: that module, no other of its name.
+                    found.add(f"{imported}:{func.attr}")
+                else:
+                    found.update(k for k in functions if k.endswith(f".{owner.id}:{func.attr}"))
+                    found.update(k for k in functions if k == f"{owner.id}:{func.attr}")
         elif isinstance(func, ast.Name):
             found.add(f"{module}:{func.id}")
             found.update(k for k in functions if k.endswith(f":{func.id}") and "." not in k)
@@ -81,6 +105,7 @@ def _callees(name: str, fn: ast.AST, functions: dict[str, ast.AST]) -> tuple[set
 
 def handlers_reaching_activities(sources: dict[str, str]) -> list[str]:
     functions, handlers = _index(sources)
+    imports = _imports(sources)
     bad = []
     for handler in handlers:
         seen, todo = set(), [handler]
@@ -89,7 +114,7 @@ def handlers_reaching_activities(sources: dict[str, str]) -> list[str]:
             if name in seen:
                 continue
             seen.add(name)
-            callees, direct = _callees(name, functions[name], functions)
+            callees, direct = _callees(name, functions[name], functions, imports)
             if direct:
                 bad.append(f"{handler} reaches an activity through {name}")
                 break
@@ -108,6 +133,8 @@ def test_no_handler_in_workflows_reaches_an_activity() -> None:
     sources = _package_sources()
     _, handlers = _index(sources)
     assert len(handlers) >= 26, handlers  # 13 updates and their validators, and the query
+    deliberation = [h for h in handlers if h.startswith("workflows.deliberation.shell:")]
+    assert len(deliberation) >= 19, deliberation  # 9 updates, their validators, the query
     assert handlers_reaching_activities(sources) == []
 
 
@@ -121,3 +148,15 @@ def test_the_check_finds_a_handler_that_awaits_an_activity_through_a_helper() ->
     )
     found = handlers_reaching_activities(sources)
     assert any(f.endswith("workflows.issue.effects:record") for f in found), found
+
+
+def test_the_check_finds_a_deliberation_handler_that_records_itself() -> None:
+    sources = _package_sources()
+    shell = "workflows.deliberation.shell"
+    sources[shell] = sources[shell].replace(
+        "        transitions.apply(self.s, name, a, workflow.now())\n",
+        "        transitions.apply(self.s, name, a, workflow.now())\n"
+        "        await effects.record(self.s)\n",
+    )
+    found = handlers_reaching_activities(sources)
+    assert any(f.endswith("workflows.deliberation.effects:record") for f in found), found
