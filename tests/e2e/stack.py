@@ -64,8 +64,9 @@ class Stack:
             LINKAGE_DEMO_ACCOUNTS="true",
             LINKAGE_PUBLIC_URL=self.base,
             PYTHONUNBUFFERED="1",
-            **(env or {}),
         )
+        # The caller's settings win over the defaults above (production mode, say).
+        environment.update(env or {})
         self.lines: list[str] = []
         self.banner = threading.Event()
         self.proc = subprocess.Popen(
