@@ -18,7 +18,7 @@ from api import admin, inputs, problems
 from api.deps import API_PREFIX
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
-from api.routes import auth, dashboard, health, inbox, issues, units
+from api.routes import auth, dashboard, deliberations, health, inbox, issues, units
 from api.statistics import routes as stats
 from domain.payloads import DATA_CONVERTER
 from settings import Settings
@@ -106,8 +106,9 @@ def create_app(
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.
-    for module in (auth, issues, units, inbox, stats, health, dashboard, admin):
+    for module in (auth, issues, deliberations, units, inbox, stats, health, dashboard, admin):
         app.include_router(module.router)
+    app.include_router(deliberations.public)
     return app
 
 

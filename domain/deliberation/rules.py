@@ -23,6 +23,7 @@ from domain.deliberation.models import (
 from domain.models import Actor, Role
 
 UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})
+STAFF_READERS = frozenset({Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True)

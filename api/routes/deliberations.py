@@ -1,0 +1,277 @@
+"""Deliberations (协商议事): open, read, list, and every action (one workflow update each)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from api import deliberation_detail as detail_of
+from api import deliberations as service
+from api.deliberation_schemas import (
+    BallotIn,
+    CloseRoundIn,
+    CompleteIn,
+    DecideIn,
+    DeliberationCreate,
+    DeliberationOut,
+    DeliberationPage,
+    EvaluateIn,
+    OpinionIn,
+    ProgressIn,
+    WithdrawIn,
+)
+from api.deps import API_PREFIX, CurrentPrincipal, SessionDep, SettingsDep, TemporalDep, in_thread
+from api.problems import invalid, responses
+from domain.deliberation.models import (
+    Attendance,
+    Ballot,
+    CloseRound,
+    Complete,
+    Decide,
+    DStatus,
+    DWithdraw,
+    Evaluate,
+    Opinion,
+    ReportProgress,
+    RoundOutcome,
+    Step,
+    Verdict,
+    Votes,
+)
+from domain.models import Action
+
+router = APIRouter(prefix=f"{API_PREFIX}/deliberations", tags=["deliberations"])
+public = APIRouter(prefix=f"{API_PREFIX}/public", tags=["public"])
+
+DeliberationId = Annotated[str, Path(max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+ACTED = responses(401, 403, 404, 409, 422, 503)
+
+
+@router.post("", status_code=201, response_model=DeliberationOut, responses=ACTED)
+async def open_deliberation(
+    body: DeliberationCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """发起协商议事：议题、形式、参与人（按角色）和部门；按政策设定本轮截止时间并通知参与各方。"""
+    d = await in_thread(service.prepare_open, session, principal, body, idempotency_key)
+    opened = await service.open_deliberation(temporal, settings, d)
+    response.headers["Location"] = f"{API_PREFIX}/deliberations/{opened.id}"
+    return opened
+
+
+@router.get("", response_model=DeliberationPage, responses=responses(401, 422))
+def list_deliberations(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    status: DStatus | None = None,
+) -> dict[str, Any]:
+    """议事列表（读模型）：本辖区的，以及受邀参与的。"""
+    return detail_of.listing(session, principal, unit, status.value if status else None)
+
+
+@router.get("/{deliberation_id}", responses=responses(401, 404))
+def read_deliberation(
+    deliberation_id: DeliberationId, principal: CurrentPrincipal, session: SessionDep
+) -> dict[str, Any]:
+    """议事详情：各轮到会、表决和纪要，决定事项及落实进度，全过程记录。"""
+    return detail_of.detail(session, service.load(session, principal, deliberation_id))
+
+
+@public.get("/units/{code}/deliberations", responses=responses(404))
+def published_decisions(code: Annotated[str, Path(max_length=64)], session: SessionDep) -> Any:
+    """公示：本单位及下辖单位议事形成的决定及落实情况（不含姓名和群众原文）。"""
+    return {"data": detail_of.published(session, code)}
+
+
+async def _act(
+    name: str,
+    deliberation_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    key: str | None,
+    build: Any,
+) -> DeliberationOut:
+    row = await in_thread(service.load, session, principal, deliberation_id)
+    service.authorise(principal, row, name)
+    action: Action = await in_thread(build, row)
+    action.request_id = service.request_id(principal, deliberation_id, name, key)
+    return await service.execute(temporal, deliberation_id, name, action)
+
+
+@router.post("/{deliberation_id}/opinion", response_model=DeliberationOut, responses=ACTED)
+async def opinion(
+    deliberation_id: DeliberationId,
+    body: OpinionIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """发表意见（本轮截止前）。"""
+    return await _act(
+        "opinion", deliberation_id, principal, session, temporal, idempotency_key,
+        lambda row: Opinion(actor=principal.actor(), text=body.text),
+    )  # fmt: skip
+
+
+@router.post("/{deliberation_id}/ballot", response_model=DeliberationOut, responses=ACTED)
+async def ballot(
+    deliberation_id: DeliberationId,
+    body: BallotIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """录入一张选票：每户（户码）一票，不论从哪个渠道，只计一次；选票不与户关联公开。"""
+
+    def build(row: Any) -> Action:
+        token = service.household_token(session, settings, row, body.household)
+        return Ballot(actor=principal.actor(), household=token, option=body.option)
+
+    return await _act(
+        "ballot", deliberation_id, principal, session, temporal, idempotency_key, build
+    )
+
+
+@router.post("/{deliberation_id}/close_round", response_model=DeliberationOut, responses=ACTED)
+async def close_round(
+    deliberation_id: DeliberationId,
+    body: CloseRoundIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """结束本轮：到会情况、表决票数、纪要；达成共识须附决定事项（内容、责任单位、期限）。"""
+
+    def build(row: Any) -> Action:
+        decision = None
+        if body.decision is not None and body.outcome is RoundOutcome.CONSENSUS:
+            d = body.decision
+            decision = service.decision_spec(
+                session, d.text, d.responsible_unit, d.due, settings.timezone, "decision"
+            )
+        a, v = body.attendance, body.votes
+        return CloseRound(
+            actor=principal.actor(),
+            outcome=body.outcome,
+            attendance=Attendance(
+                a.expected, a.present, a.households_expected, a.households_present
+            ),
+            votes=Votes(v.approve, v.against, v.abstain) if v else None,
+            summary=body.summary,
+            decision=decision,
+            step=Step(body.step) if body.step else None,
+            body=body.body,
+        )
+
+    return await _act(
+        "close_round", deliberation_id, principal, session, temporal, idempotency_key, build
+    )
+
+
+@router.post("/{deliberation_id}/decide", response_model=DeliberationOut, responses=ACTED)
+async def decide(
+    deliberation_id: DeliberationId,
+    body: DecideIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """负责人决策：采纳（adopt，交付落实）或提交上级（refer_up）。"""
+
+    def build(row: Any) -> Action:
+        spec = None
+        if body.decision is Verdict.ADOPT:
+            spec = service.decision_spec(
+                session, body.text, body.responsible_unit, body.due, settings.timezone, "decision"
+            )
+        elif not body.reason:
+            raise invalid("reason", "提交上级须说明理由")
+        return Decide(
+            actor=principal.actor(), verdict=body.decision, decision=spec, reason=body.reason or ""
+        )
+
+    return await _act(
+        "decide", deliberation_id, principal, session, temporal, idempotency_key, build
+    )
+
+
+@router.post("/{deliberation_id}/progress", response_model=DeliberationOut, responses=ACTED)
+async def progress(
+    deliberation_id: DeliberationId,
+    body: ProgressIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """报送落实进度（百分比和说明）。"""
+    return await _act(
+        "progress", deliberation_id, principal, session, temporal, idempotency_key,
+        lambda row: ReportProgress(actor=principal.actor(), percent=body.percent, note=body.note),
+    )  # fmt: skip
+
+
+@router.post("/{deliberation_id}/complete", response_model=DeliberationOut, responses=ACTED)
+async def complete(
+    deliberation_id: DeliberationId,
+    body: CompleteIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """落实完成，进入监督评价。"""
+    return await _act(
+        "complete", deliberation_id, principal, session, temporal, idempotency_key,
+        lambda row: Complete(actor=principal.actor(), summary=body.summary),
+    )  # fmt: skip
+
+
+@router.post("/{deliberation_id}/evaluate", response_model=DeliberationOut, responses=ACTED)
+async def evaluate(
+    deliberation_id: DeliberationId,
+    body: EvaluateIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """监督评价：满意、基本满意、不满意。"""
+    return await _act(
+        "evaluate", deliberation_id, principal, session, temporal, idempotency_key,
+        lambda row: Evaluate(
+            actor=principal.actor(), satisfaction=body.satisfaction, comment=body.comment
+        ),
+    )  # fmt: skip
+
+
+@router.post("/{deliberation_id}/withdraw", response_model=DeliberationOut, responses=ACTED)
+async def withdraw(
+    deliberation_id: DeliberationId,
+    body: WithdrawIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliberationOut:
+    """撤回议事（协商或待决策时）。"""
+    return await _act(
+        "withdraw", deliberation_id, principal, session, temporal, idempotency_key,
+        lambda row: DWithdraw(actor=principal.actor(), reason=body.reason or ""),
+    )  # fmt: skip
