@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         ge=1,
         description="issues a worker keeps in memory between their events (sticky cache)",
     )
+    worker_sticky_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "how long a cached issue's next task waits for its busy worker before any worker "
+            "may take it (and replay the whole history): the SDK's 10 s runs out in a burst"
+        ),
+    )
     policy: str = Field(default="default", description="policy name under policies/ or a path")
     calendar_file: Path | None = Field(
         default=None, description="admin-supplied official holiday schedules (TOML)"

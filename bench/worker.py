@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,10 @@ def bench_worker(
     config["activities"] = [*config["activities"], bare.write]
     if options.pop("sandbox", True) is False:
         config["workflow_runner"] = UnsandboxedWorkflowRunner()
+    # JSON has no durations: a ``*_timeout`` or ``*_interval`` option is given in seconds.
+    for key, value in options.items():
+        if key.endswith(("_timeout", "_interval")) and isinstance(value, int | float):
+            options[key] = timedelta(seconds=value)
     config.update(options)
     return Worker(**config)
 

@@ -12,6 +12,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -90,6 +91,13 @@ def build_worker(
         # An issue out of the cache replays its whole history at its next event: in a burst of
         # deadlines that is most of the work once the open issues outnumber the cache.
         max_cached_workflows=settings.worker_cached_issues,
+        # A task that waits out this on the worker's own (sticky) queue goes to the shared queue,
+        # and whoever takes it replays the whole history: in a burst of deadlines the SDK's 10 s
+        # ran out for 0.6 of the escalations, each then costing a full replay (bench/README.md).
+        # The price is after a crash: a task already queued for the dead worker waits this long
+        # before another worker takes it (new tasks skip a sticky queue nobody has polled for
+        # 10 s, a server constant). A minute late, after a crash, against deadlines of days.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_seconds),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -13,17 +14,22 @@ from tests.workflows.standalone import read_model_at, time_skipping_env
 from workers.main import build_worker
 
 
-@pytest.mark.parametrize("cached", [None, 25_000])
+@pytest.mark.parametrize(("cached", "sticky"), [(None, None), (25_000, "90")])
 async def test_the_sticky_cache_holds_as_many_issues_as_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: int | None, sticky: str | None
 ) -> None:
     if cached is not None:
         monkeypatch.setenv("LINKAGE_WORKER_CACHED_ISSUES", str(cached))
+    if sticky is not None:
+        monkeypatch.setenv("LINKAGE_WORKER_STICKY_SECONDS", sticky)
     settings = Settings()
     async with time_skipping_env() as env, httpx.AsyncClient() as http:
         with read_model_at(tmp_path) as engine:
             worker = build_worker(env.client, settings, engine, http, task_queue="cache")
     assert worker.config()["max_cached_workflows"] == (cached or 1000)
+    # Longer than the SDK's 10 s, which a burst of deadlines outlasts (then: whole replays).
+    waits = worker.config()["sticky_queue_schedule_to_start_timeout"]
+    assert waits == timedelta(seconds=float(sticky or 60))
 
 
 def test_a_cache_of_no_issues_is_refused_naming_the_setting(
