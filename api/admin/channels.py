@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from activities.channels import DeliveryError, PermanentDeliveryError, deliver, render, senders
@@ -43,6 +43,8 @@ ChannelName = Literal["webhook", "dingtalk", "wecom", "email"]
 
 class ChannelSet(BaseModel):
     """One channel of one unit or department; fields by channel (others are ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     owner_kind: OwnerKind
     owner_code: str = Field(min_length=1, max_length=64)

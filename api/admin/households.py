@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -32,6 +32,8 @@ MAX_BATCH = 2000
 
 
 class HouseholdsAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     village: str = Field(min_length=12, max_length=12, examples=["611025001001"])
     count: int = Field(ge=1, le=MAX_BATCH, description="新增户数")
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from api.admin.scope import (
+    NOT_BLANK,
     AdminDep,
     audit,
     department_in_scope,
@@ -28,8 +29,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin/api-keys", tags=["admin"])
 
 
 class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     department: str = Field(min_length=1, max_length=64, examples=["zhenan-shuili"])
-    name: str = Field(min_length=1, max_length=64, examples=["水利局工单系统"])
+    name: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK, examples=["水利局工单系统"])
 
 
 class KeyOut(BaseModel):

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.admin.scope import (
+    NOT_BLANK,
     AdminDep,
     audit,
     conflict,
@@ -36,8 +37,10 @@ CODE = r"^[a-z][a-z0-9_-]{1,63}$"
 
 
 class CategoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(pattern=CODE, examples=["stray_dogs"])
-    name: str = Field(min_length=1, max_length=32, examples=["流浪犬只"])
+    name: str = Field(min_length=1, max_length=32, pattern=NOT_BLANK, examples=["流浪犬只"])
     departments: list[str] = Field(default_factory=list, max_length=20)
     notify_departments: bool = Field(
         default=False, description="事项到达即通知这些部门（不等吹哨）"
@@ -45,7 +48,9 @@ class CategoryIn(BaseModel):
 
 
 class CategoryPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=32)
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=32, pattern=NOT_BLANK)
     departments: list[str] | None = Field(default=None, max_length=20)
     notify_departments: bool | None = None
     active: bool | None = Field(default=None, description="false 停用（已有事项的类别只能停用）")
@@ -61,15 +66,19 @@ class CategoryOut(BaseModel):
 
 
 class DepartmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(pattern=CODE, examples=["zhenan-tongzhan"])
-    name: str = Field(min_length=1, max_length=64, examples=["镇安县委统战部"])
-    short_name: str = Field(min_length=1, max_length=16, examples=["统战"])
+    name: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK, examples=["镇安县委统战部"])
+    short_name: str = Field(min_length=1, max_length=16, pattern=NOT_BLANK, examples=["统战"])
     county: str = Field(min_length=6, max_length=6, examples=["611025"])
 
 
 class DepartmentPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    short_name: str | None = Field(default=None, min_length=1, max_length=16)
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
+    short_name: str | None = Field(default=None, min_length=1, max_length=16, pattern=NOT_BLANK)
     active: bool | None = None
 
 

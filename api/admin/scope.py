@@ -16,6 +16,7 @@ from fastapi import Depends
 from sqlmodel import Session
 
 from api.deps import CurrentPrincipal, Principal
+from api.inputs import CONTROL_CLASS
 from api.problems import ProblemError, forbidden, invalid, not_found
 from domain.models import Role, UnitKind
 from store.tables import AuditRecord, Department, Unit
@@ -23,6 +24,8 @@ from store.tables import AuditRecord, Department, Unit
 # Keys whose values never reach an audit record or an answer.
 SECRET_KEYS = frozenset({"password", "password_hash", "secret", "key", "key_hash", "token"})
 REDACTED = "***"
+# A name: something besides spaces, and no control character (api.inputs refuses those).
+NOT_BLANK = f"^[^{CONTROL_CLASS}]*[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
 
 
 def require_admin(principal: CurrentPrincipal) -> Principal:

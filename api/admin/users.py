@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.admin.accounts import (
@@ -17,7 +17,7 @@ from api.admin.accounts import (
     update_account,
     user_in_scope,
 )
-from api.admin.scope import AdminDep
+from api.admin.scope import NOT_BLANK, AdminDep
 from api.admin.staff_import import import_staff
 from api.deps import API_PREFIX, SessionDep, in_thread
 from api.problems import responses
@@ -27,12 +27,14 @@ from store.tables import Department, Unit, User
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin/users", tags=["admin"])
 
-RoleText = Annotated[str, Field(min_length=1, max_length=16, examples=["clerk"])]
+RoleText = Literal["admin", "supervisor", "leader", "clerk", "department"]
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(pattern=USERNAME_PATTERN, examples=["zhang.san"])
-    display_name: str = Field(min_length=1, max_length=64, examples=["张三"])
+    display_name: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK, examples=["张三"])
     role: RoleText
     unit: str | None = Field(default=None, max_length=32, description="所属单位代码（工作人员）")
     department: str | None = Field(default=None, max_length=64, description="所属部门（部门账号）")
@@ -47,7 +49,9 @@ class UserCreate(BaseModel):
 
 
 class UserPatch(BaseModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
     role: RoleText | None = None
     unit: str | None = Field(default=None, max_length=32)
     department: str | None = Field(default=None, max_length=64)
@@ -57,6 +61,8 @@ class UserPatch(BaseModel):
 
 
 class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     password: str | None = Field(
         default=None,
         max_length=256,
