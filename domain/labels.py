@@ -51,4 +51,5 @@ EVENT = {
     "feedback_expired": "评价期满",
     "withdrawn": "撤回",
     "closed": "结案",
+    "deliberation": "协商议事",
 }

@@ -110,6 +110,7 @@ class EventType(StrEnum):
     FEEDBACK_EXPIRED = "feedback_expired"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    DELIBERATION = "deliberation"  # a deliberation about the issue opened, went up, or decided
 
 
 @dataclass(frozen=True)

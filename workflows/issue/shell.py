@@ -15,7 +15,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.deliberation.models import IssueLink
     from domain.lifecycle import checks, clocks, limits, transitions
+    from domain.lifecycle.deliberations import deliberation_news
     from domain.lifecycle.trail import live_deadline
     from domain.models import (
         OPEN_STATUSES,
@@ -297,6 +299,16 @@ class IssueWorkflow:
     @withdraw.validator
     def _admit_withdraw(self, a: Withdraw) -> None:
         self._admit("withdraw", a)
+
+    # ---- news from a deliberation about this issue --------------------------------------------
+
+    @workflow.signal(name="deliberation")
+    async def deliberation(self, link: IssueLink) -> None:
+        """A deliberation about this issue opened, went up, or decided (its run loop signals):
+        decided here on a settled state like an action, acted on by the loop."""
+        await workflow.wait_condition(self._settled)
+        if deliberation_news(self.s, link, workflow.now()):
+            self._decided = True
 
     # ---- registration handshake and query ----------------------------------------------------
 
