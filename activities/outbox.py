@@ -8,15 +8,14 @@ process that a notice was committed, so it leaves at once instead of at the next
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import event
 from sqlmodel import Session
-from temporalio.converter import AdvancedJSONEncoder, value_to_type
 
 from domain.models import Notice
 from store.db import upsert_insert
@@ -24,6 +23,10 @@ from store.tables import OutboxNotice, table_of
 
 _KEY = ("issue_id", "seq", "kind")
 _WAKE_ON_COMMIT = "linkage.outbox.wake_on_commit"
+
+# Pydantic's compiled codec, as the payloads use (domain.payloads): the SDK's generic one re-derived
+# the dataclass's type hints for every notice the dispatcher read back (0.23 ms against 0.002).
+_NOTICE = TypeAdapter(Notice)
 
 _listeners: set[Callable[[], None]] = set()
 _listeners_lock = threading.Lock()
@@ -60,14 +63,13 @@ def enqueue(session: Session, notices: Sequence[Notice]) -> None:
 
 
 def notice_to_json(notice: Notice) -> dict[str, Any]:
-    """The notice as the JSON column holds it: Temporal's own encoding (datetimes in ISO 8601)."""
-    encoded: dict[str, Any] = json.loads(json.dumps(notice, cls=AdvancedJSONEncoder))
+    """The notice as the JSON column holds it (datetimes in ISO 8601), as Temporal carries it."""
+    encoded: dict[str, Any] = _NOTICE.dump_python(notice, mode="json")
     return encoded
 
 
 def notice_from_json(data: dict[str, Any]) -> Notice:
-    notice: Notice = value_to_type(Notice, data, [])
-    return notice
+    return _NOTICE.validate_python(data)
 
 
 # ---- waking the dispatchers of this process -----------------------------------------------------

@@ -57,7 +57,7 @@ def test_enqueue_writes_each_notice_once_in_the_callers_transaction(db_engine: E
         ("ISS-1", 3, "level_entered", None),
         ("ISS-1", 4, "level_entered", None),
     ]
-    assert rows[0].notice["deadline"] == "2026-11-25T10:00:00+00:00"
+    assert rows[0].notice["deadline"] == "2026-11-25T10:00:00Z"  # ISO 8601, as payloads carry it
     assert notice_from_json(rows[0].notice) == first
 
 
