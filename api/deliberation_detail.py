@@ -110,9 +110,9 @@ def summary(row: Deliberation) -> dict[str, Any]:
     }
 
 
-def listing(
+def listing_rows(
     session: Session, principal: Principal, unit: str | None, status: str | None
-) -> dict[str, Any]:
+) -> list[Deliberation]:
     query = select(Deliberation).order_by(col(Deliberation.opened_at).desc())
     if status is not None:
         query = query.where(Deliberation.status == status)
@@ -127,7 +127,13 @@ def listing(
                 col(Deliberation.opened_unit_path).like(path),
             )
         )
-    rows = [r for r in session.exec(query.limit(LIST_LIMIT)).all() if can_read(principal, r)]
+    return [r for r in session.exec(query.limit(LIST_LIMIT)).all() if can_read(principal, r)]
+
+
+def listing(
+    session: Session, principal: Principal, unit: str | None, status: str | None
+) -> dict[str, Any]:
+    rows = listing_rows(session, principal, unit, status)
     return {"data": [summary(r) for r in rows], "count": len(rows)}
 
 
@@ -162,3 +168,35 @@ def published(session: Session, code: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def statistics(session: Session, principal: Principal, unit: str | None) -> dict[str, Any]:
+    """Counts of what the caller may read: by status (open, submitted, implementing, overdue),
+    the share of deliberations whose rounds reached consensus, and decisions implemented on time,
+    by the level that decided."""
+    rows = listing_rows(session, principal, unit, None)
+    by_status: dict[str, int] = {}
+    for r in rows:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    settled = [r for r in rows if r.consensus is not None]
+    levels: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.decision_level is None:
+            continue
+        level = levels.setdefault(r.decision_level, {"decisions": 0, "completed": 0, "on_time": 0})
+        level["decisions"] += 1
+        if r.completed_at is not None:
+            level["completed"] += 1
+            level["on_time"] += bool(r.on_time)
+    for level in levels.values():
+        done = level["completed"]
+        level["on_time_rate"] = level["on_time"] / done if done else None
+    return {
+        "total": len(rows),
+        "by_status": by_status,
+        "overdue": sum(r.overdue for r in rows),
+        "consensus_share": sum(bool(r.consensus) for r in settled) / len(settled)
+        if settled
+        else None,
+        "by_level": levels,
+    }

@@ -77,6 +77,16 @@ def list_deliberations(
     return detail_of.listing(session, principal, unit, status.value if status else None)
 
 
+@router.get("/stats", responses=responses(401, 422))
+def deliberation_statistics(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """议事统计：各状态数量、超期数、达成共识的比例、各层级决定按期落实情况。"""
+    return detail_of.statistics(session, principal, unit)
+
+
 @router.get("/{deliberation_id}", responses=responses(401, 404))
 def read_deliberation(
     deliberation_id: DeliberationId, principal: CurrentPrincipal, session: SessionDep

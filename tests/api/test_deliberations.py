@@ -166,3 +166,28 @@ async def test_consensus_is_implemented_and_published(api: Api) -> None:
         "village",
     )
     assert "王五" not in str(public)
+
+
+async def test_statistics_count_consensus_and_decisions_by_level(api: Api) -> None:
+    agreed = (await _open(api))["id"]
+    await _post(api, agreed, "close_round", {**_closing("consensus"), "decision": DECISION})
+    r = await _post(api, agreed, "complete", {"summary": "完工"})
+    assert r.status_code == 200, r.text
+    hard = (await _open(api))["id"]
+    r = await _post(api, hard, "close_round", _closing("hard"))
+    assert r.json()["status"] == "submitted"
+    for _ in range(200):
+        with Session(api.engine) as session:
+            rows = [session.get(Deliberation, i) for i in (agreed, hard)]
+            if (
+                all(r is not None and r.consensus is not None for r in rows)
+                and rows[0].completed_at
+            ):
+                break
+        await asyncio.sleep(0.025)
+    stats = (await api.get("/deliberations/stats", as_user=f"township-{TOWNSHIP}")).json()
+    assert stats["by_status"].get("submitted", 0) >= 1
+    assert stats["by_status"].get("awaiting_evaluation", 0) >= 1
+    assert 0 < stats["consensus_share"] < 1
+    village = stats["by_level"]["village"]
+    assert village["completed"] >= 1 and village["on_time_rate"] is not None
