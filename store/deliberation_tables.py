@@ -84,9 +84,7 @@ class DeliberationRound(SQLModel, table=True):
 
 class DeliberationEvent(SQLModel, table=True):
     __tablename__ = "deliberation_event"
-    __table_args__ = (
-        UniqueConstraint("deliberation_id", "seq", name="uq_deliberation_event_seq"),
-    )
+    __table_args__ = (UniqueConstraint("deliberation_id", "seq", name="uq_deliberation_event_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     deliberation_id: str = Field(foreign_key="deliberation.id", index=True)
