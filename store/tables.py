@@ -309,6 +309,9 @@ class Issue(SQLModel, table=True):
     feedback_satisfaction: str | None = None
     feedback_comment: str | None = None
     feedback_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Owned by the API, like the PIN columns: the title the handling unit's staff approved for the
+    # 公示栏 (the citizen's own words are never published otherwise). The recorder never writes it.
+    public_title: str | None = None
 
     response_on_time: bool | None = None  # the first level accepted within its accept deadline
     idempotency_key: str | None = Field(default=None, unique=True)
