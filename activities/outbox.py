@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from domain.models import Notice
-from store.db import upsert_insert
+from store.db import upsert_statement
 from store.tables import OutboxNotice, table_of
 
 _KEY = ("issue_id", "seq", "kind")
@@ -53,10 +53,8 @@ def enqueue(session: Session, notices: Sequence[Notice]) -> None:
         }
         for n in notices
     ]
-    stmt = upsert_insert(session, table_of(OutboxNotice)).on_conflict_do_nothing(
-        index_elements=_KEY
-    )
-    session.exec(stmt, params=rows)
+    dialect = session.get_bind().dialect.name
+    session.exec(upsert_statement(dialect, table_of(OutboxNotice), _KEY), params=rows)
     session.info[_WAKE_ON_COMMIT] = True
     if not event.contains(session, "after_commit", _committed):
         event.listen(session, "after_commit", _committed)

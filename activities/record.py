@@ -9,6 +9,7 @@ one cannot roll the issue's row back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from datetime import date, datetime
 from enum import Enum
@@ -20,7 +21,7 @@ from temporalio import activity
 
 from activities.outbox import enqueue
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
-from store.db import session_scope, upsert_insert
+from store.db import insert_for, session_scope, upsert_statement
 from store.tables import (
     Issue,
     IssueDepartment,
@@ -222,20 +223,23 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _upsert_issue(session: Session, row: dict[str, Any]) -> None:
+    session.exec(_issue_upsert(session.get_bind().dialect.name, tuple(row)), params=[row])
+
+
+@functools.cache
+def _issue_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The issue row's upsert, built once per dialect: building ``excluded`` costs more than the
+    write itself (0.6 ms), and a statement used again keeps its compiled form and cache key."""
     table = table_of(Issue)
-    stmt = upsert_insert(session, table).values(row)
+    stmt = insert_for(dialect, table)
     excluded = stmt.excluded
     changes: dict[str, Any] = {
-        name: excluded[name] for name in row if name not in ("id", "pin_hash", *_API_OWNED)
+        name: excluded[name] for name in columns if name not in ("id", "pin_hash", *_API_OWNED)
     }
     # The PIN is the citizen's from registration; keep whatever the row already holds.
     changes["pin_hash"] = func.coalesce(table.c.pin_hash, excluded.pin_hash)
-    session.exec(
-        stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_=changes,
-            where=table.c.last_seq <= excluded.last_seq,
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=["id"], set_=changes, where=table.c.last_seq <= excluded.last_seq
     )
 
 
@@ -249,10 +253,6 @@ def _upsert(
     """Insert ``rows``; on a clash of ``keys`` overwrite the other columns, or keep the old row."""
     if not rows:
         return
-    stmt = upsert_insert(session, table_of(model))
-    if update:
-        changes = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    overwrite = tuple(name for name in rows[0] if name not in keys) if update else ()
+    stmt = upsert_statement(session.get_bind().dialect.name, table_of(model), keys, overwrite)
     session.exec(stmt, params=rows)
