@@ -77,11 +77,12 @@ class Settings(BaseSettings):
         description="issues a worker keeps in memory between their events (sticky cache)",
     )
     worker_sticky_seconds: float = Field(
-        default=60.0,
+        default=10.0,
         gt=0,
         description=(
-            "how long a cached issue's next task waits for its busy worker before any worker "
-            "may take it (and replay the whole history): the SDK's 10 s runs out in a burst"
+            "how long a cached issue's next task waits for its own worker before any worker may "
+            "take it and replay the whole history; longer spares replays in a burst of "
+            "deadlines but holds the issues a crashed worker had in hand as long"
         ),
     )
     policy: str = Field(default="default", description="policy name under policies/ or a path")

@@ -93,10 +93,9 @@ def build_worker(
         max_cached_workflows=settings.worker_cached_issues,
         # A task that waits out this on the worker's own (sticky) queue goes to the shared queue,
         # and whoever takes it replays the whole history: in a burst of deadlines the SDK's 10 s
-        # ran out for 0.6 of the escalations, each then costing a full replay (bench/README.md).
-        # The price is after a crash: a task already queued for the dead worker waits this long
-        # before another worker takes it (new tasks skip a sticky queue nobody has polled for
-        # 10 s, a server constant). A minute late, after a crash, against deadlines of days.
+        # ran out for 0.6 of the escalations (bench/README.md). Longer is not free: a task queued
+        # for a worker that crashed waits this long too, and with 60 s the soak's actions and
+        # queries on those issues outwaited the API's patience. So the default stays 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_seconds),
     )
 

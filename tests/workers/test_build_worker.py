@@ -27,9 +27,9 @@ async def test_the_sticky_cache_holds_as_many_issues_as_configured(
         with read_model_at(tmp_path) as engine:
             worker = build_worker(env.client, settings, engine, http, task_queue="cache")
     assert worker.config()["max_cached_workflows"] == (cached or 1000)
-    # Longer than the SDK's 10 s, which a burst of deadlines outlasts (then: whole replays).
+    # The SDK's 10 s unless configured (longer spares replays in a burst, costs after a crash).
     waits = worker.config()["sticky_queue_schedule_to_start_timeout"]
-    assert waits == timedelta(seconds=float(sticky or 60))
+    assert waits == timedelta(seconds=float(sticky or 10))
 
 
 def test_a_cache_of_no_issues_is_refused_naming_the_setting(
