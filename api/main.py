@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import admin, inputs, problems
+from api import admin, docs, inputs, problems
 from api.deps import API_PREFIX
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
@@ -90,7 +90,8 @@ def create_app(
         version="1.0.0",
         openapi_tags=TAGS,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # Served by api.docs from installed assets: FastAPI's own pages load them from CDNs.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         # Before any route's own dependencies: text no field may hold is refused first.
@@ -103,6 +104,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     problems.install(app)
     inputs.document_clean_strings(app)
+    docs.install(app)
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.
