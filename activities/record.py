@@ -98,6 +98,7 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
     by_kind = {str(u.kind): u.code for u in new.ladder}
     resolution = state.resolution
     feedback = state.feedback
+    mark = state.invalid
     return {
         "id": new.issue_id,
         "tracking_code": new.tracking_code,
@@ -142,6 +143,12 @@ def _issue_row(session: Session, state: IssueState) -> dict[str, Any]:
         "feedback_satisfaction": str(feedback.satisfaction) if feedback else None,
         "feedback_comment": feedback.comment if feedback else None,
         "feedback_at": feedback.at if feedback else None,
+        "invalid_kind": str(mark.kind) if mark else None,
+        "invalid_reason": mark.reason if mark else None,
+        "duplicate_of": mark.duplicate_of if mark else None,
+        "duplicate_code": mark.duplicate_code if mark else None,
+        "invalid_at": mark.at if mark else None,
+        "invalid_review_until": mark.review_until if mark else None,
         "response_on_time": state.levels[0].accepted_on_time if state.levels else None,
         "idempotency_key": new.idempotency_key,
         "request_fingerprint": new.request_fingerprint,

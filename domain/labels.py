@@ -9,6 +9,7 @@ STATUS = {
     "awaiting_feedback": "待评价",
     "closed": "已办结",
     "withdrawn": "已撤回",
+    "invalid": "无效",
 }
 OUTCOME = {
     "resolved": "办结",
@@ -16,6 +17,7 @@ OUTCOME = {
     "escalated_on_timeout": "超时上报",
     "transferred": "转派",
     "withdrawn": "撤回",
+    "invalid": "标记无效",
 }
 URGENCY = {"normal": "一般", "urgent": "紧急"}
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
@@ -52,4 +54,11 @@ EVENT = {
     "withdrawn": "撤回",
     "closed": "结案",
     "deliberation": "协商议事",
+    "invalidated": "标记为无效",
+    "invalid_reviewed": "无效标记复核",
+}
+INVALID_KIND = {
+    "spam": "恶意或无意义提交",
+    "duplicate": "重复提交",
+    "not_governance": "不属于基层治理事项",
 }

@@ -39,6 +39,10 @@ class Status(StrEnum):
     AWAITING_FEEDBACK = "awaiting_feedback"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+    # Beyond the contract's five: the handling unit marked it 无效 (spam, duplicate, not a
+    # governance matter). It counts in no unit's figures; a supervisor may overturn it until the
+    # review window ends (``IssueState.invalid``).
+    INVALID = "invalid"
 
 
 OPEN_STATUSES = frozenset({Status.PENDING_ACCEPT, Status.IN_PROGRESS, Status.AWAITING_FEEDBACK})
@@ -53,6 +57,16 @@ class Outcome(StrEnum):
     TRANSFERRED = "transferred"
     # Beyond the contract's four: the citizen withdrew while the issue sat at this level.
     WITHDRAWN = "withdrawn"
+    # Beyond the contract's four: the unit marked the issue invalid (无效) while it sat here.
+    INVALID = "invalid"
+
+
+class InvalidKind(StrEnum):
+    """Why a unit marks a submission invalid (无效)."""
+
+    SPAM = "spam"  # 恶意或无意义提交
+    DUPLICATE = "duplicate"  # 重复提交：repeats another issue
+    NOT_GOVERNANCE = "not_governance"  # 不属于基层治理事项
 
 
 class Urgency(StrEnum):
@@ -111,6 +125,8 @@ class EventType(StrEnum):
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
     DELIBERATION = "deliberation"  # a deliberation about the issue opened, went up, or decided
+    INVALIDATED = "invalidated"  # the unit marked it invalid (无效)
+    INVALID_REVIEWED = "invalid_reviewed"  # a supervisor upheld or overturned the mark
 
 
 @dataclass(frozen=True)
@@ -304,6 +320,24 @@ class Withdraw(Action):
     reason: str | None = None
 
 
+@dataclass
+class MarkInvalid(Action):
+    """The handling unit marks a submission invalid (无效), with a reason."""
+
+    kind: InvalidKind = InvalidKind.SPAM
+    reason: str = ""
+    duplicate_of: str | None = None  # the issue it repeats (id), for a duplicate
+    duplicate_code: str | None = None  # that issue's tracking code: the citizen is told it
+
+
+@dataclass
+class ReviewInvalid(Action):
+    """A supervisor's review of an invalid mark: overturn (the issue runs again) or uphold."""
+
+    overturn: bool = False
+    note: str = ""
+
+
 # ---- state --------------------------------------------------------------------------------------
 
 
@@ -381,6 +415,20 @@ class FeedbackRecord:
 
 
 @dataclass
+class InvalidMark:
+    """An issue's invalid mark (无效) while it stands."""
+
+    kind: InvalidKind
+    reason: str
+    at: datetime
+    by: str
+    unit: str  # the unit that marked it
+    duplicate_of: str | None = None
+    duplicate_code: str | None = None
+    review_until: datetime | None = None  # supervisors may overturn it until then
+
+
+@dataclass
 class PendingExtension:
     term: Term
     reason: str
@@ -398,6 +446,7 @@ class ClockKind(StrEnum):
     EXTENSION = "extension"  # the new deadline of an approved extension
     OVERDUE = "overdue"  # the first 督办 reminder at the ceiling
     REMINDER = "reminder"  # the next 督办 reminder
+    INVALID_REVIEW = "invalid_review"  # how long supervisors may overturn an invalid mark
 
 
 @dataclass
@@ -416,6 +465,7 @@ class ClockNeed:
     whistle: Whistle | None = None
     decision: ExtensionDecision | None = None
     summary: str | None = None  # a resolve's summary
+    invalid: MarkInvalid | None = None  # an invalid mark's action
 
 
 @dataclass
@@ -454,6 +504,7 @@ class IssueState:
     progress_notes: int = 0
     transfers: int = 0
     overdue_reminders: int = 0
+    invalid: InvalidMark | None = None  # the standing invalid mark (status ``invalid``)
 
     @property
     def current(self) -> LevelRecord:

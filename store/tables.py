@@ -312,6 +312,15 @@ class Issue(SQLModel, table=True):
     # Owned by the API, like the PIN columns: the title the handling unit's staff approved for the
     # 公示栏 (the citizen's own words are never published otherwise). The recorder never writes it.
     public_title: str | None = None
+    # The standing invalid mark (无效), null otherwise: why, the issue a duplicate repeats (its
+    # id and the tracking code the citizen is told), when, and until when supervisors may
+    # overturn it. Such issues count in no unit's figures.
+    invalid_kind: str | None = None  # domain.models.InvalidKind value
+    invalid_reason: str | None = None
+    duplicate_of: str | None = Field(default=None, index=True)
+    duplicate_code: str | None = None
+    invalid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    invalid_review_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     response_on_time: bool | None = None  # the first level accepted within its accept deadline
     idempotency_key: str | None = Field(default=None, unique=True)

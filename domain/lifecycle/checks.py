@@ -18,7 +18,9 @@ from domain.models import (
     Escalate,
     ExtensionDecision,
     ExtensionRequest,
+    InvalidKind,
     IssueState,
+    MarkInvalid,
     Progress,
     Resolve,
     Status,
@@ -93,7 +95,13 @@ def check(state: IssueState, name: str, action: Action, now: datetime) -> None:
     """Raise ``Rejected`` unless ``action`` (the update ``name``) may be applied at ``now``."""
     if not registered(state):
         raise Rejected("事项正在登记，请稍后再试")
-    if state.status not in OPEN_STATUSES:
+    if name == "review_invalid":
+        # The one action on an issue that is not open: the mark stands for review until then.
+        if state.status is not Status.INVALID or state.invalid is None:
+            raise Rejected("事项未被标记为无效，无需复核")
+        if state.closed_at is not None:
+            raise Rejected("无效标记的复核期已过")
+    elif state.status not in OPEN_STATUSES:
         raise Rejected(f"事项{labels.STATUS[state.status.value]}")
     why = refusal(action.actor, name, view_of(state))
     if why is not None:
@@ -218,6 +226,23 @@ def _withdraw(state: IssueState, a: Action, now: datetime) -> None:
     _status(state, _ACTIVE)
 
 
+def _mark_invalid(state: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, MarkInvalid)
+    _status(state, _ACTIVE, "已办结的事项不能标记为无效")
+    _text(a.reason, "请写明无效的理由", "reason")
+    if a.kind is InvalidKind.DUPLICATE:
+        if not a.duplicate_of:
+            raise Rejected("重复提交须指明所重复的事项", "duplicate_of")
+        if a.duplicate_of == state.issue.issue_id:
+            raise Rejected("不能标记为与自身重复", "duplicate_of")
+    elif a.duplicate_of:
+        raise Rejected("只有重复提交才指明所重复的事项", "duplicate_of")
+
+
+def _review_invalid(state: IssueState, a: Action, now: datetime) -> None:
+    """Status and window are checked in ``check``; nothing else can bar a review."""
+
+
 _CHECKS = {
     "accept": _accept,
     "progress": _progress,
@@ -231,4 +256,6 @@ _CHECKS = {
     "supervise": _supervise,
     "feedback": _feedback,
     "withdraw": _withdraw,
+    "mark_invalid": _mark_invalid,
+    "review_invalid": _review_invalid,
 }

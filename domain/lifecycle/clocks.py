@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.lifecycle.trail import event, notice, unit_and_parent
-from domain.lifecycle.transitions import close, escalate
+from domain.lifecycle.transitions import close, escalate, invalid_final
 from domain.models import (
     SYSTEM_ACTOR,
     ClockKind,
@@ -33,7 +33,11 @@ def next_due(state: IssueState) -> datetime | None:
     """The nearest instant at which a clock fires, or None to wait for people only."""
     s = state
     candidates: list[datetime] = []
-    if s.status is Status.AWAITING_FEEDBACK:
+    if s.status is Status.INVALID:
+        mark = s.invalid
+        if s.closed_at is None and mark is not None and mark.review_until is not None:
+            candidates.append(mark.review_until)
+    elif s.status is Status.AWAITING_FEEDBACK:
         if s.feedback_deadline is not None:
             candidates.append(s.feedback_deadline)
     elif s.status in (Status.PENDING_ACCEPT, Status.IN_PROGRESS) and s.levels:
@@ -63,6 +67,12 @@ def fire(state: IssueState, now: datetime) -> bool:
     fires the same clocks whatever the task boundaries were.
     """
     s = state
+    if s.status is Status.INVALID:
+        mark = s.invalid
+        if s.closed_at is None and mark and mark.review_until and mark.review_until <= now:
+            invalid_final(s, now)
+            return True
+        return False
     if s.status is Status.AWAITING_FEEDBACK:
         if s.feedback_deadline is not None and s.feedback_deadline <= now:
             event(s, EventType.FEEDBACK_EXPIRED, SYSTEM_ACTOR, now)
@@ -155,7 +165,8 @@ def request_for(state: IssueState, need: ClockNeed) -> tuple[str, Any, type[Any]
         return "level_clock", request, LevelClock
     if need.kind in (ClockKind.OVERDUE, ClockKind.REMINDER):
         return "next_reminder", DeadlineRequest(need.at, terms.overdue_reminder), Deadline
-    if need.kind is ClockKind.FEEDBACK_WINDOW:
+    if need.kind in (ClockKind.FEEDBACK_WINDOW, ClockKind.INVALID_REVIEW):
+        # Supervisors get as long to overturn an invalid mark as a citizen has to answer.
         return "deadline", DeadlineRequest(need.at, terms.feedback_window), Deadline
     if need.kind is ClockKind.REPORT:
         return "deadline", DeadlineRequest(need.at, terms.report), Deadline

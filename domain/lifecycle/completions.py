@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from domain import labels
 from domain.lifecycle.trail import event, notice
 from domain.lifecycle.transitions import enter_level, entered, extension_decided
 from domain.models import (
@@ -132,10 +133,27 @@ def _extended(s: IssueState, need: ClockNeed, new: Deadline) -> None:
     extension_decided(s, a, need.at, data)
 
 
+def _invalidated(s: IssueState, need: ClockNeed, window: Deadline) -> None:
+    a, mark = need.invalid, s.invalid
+    assert a is not None and mark is not None
+    mark.review_until = window.at
+    data = {
+        "kind": a.kind.value,
+        "reason": a.reason,
+        "duplicate_of": a.duplicate_of,
+        "duplicate_code": a.duplicate_code,
+        "review_until": window.at,
+    }
+    seq = event(s, EventType.INVALIDATED, a.actor, need.at, data)
+    title = f"标记为无效（{labels.INVALID_KIND[a.kind.value]}），待督查复核：{s.issue.title}"
+    notice(s, seq, "invalidated", title, supervisors_of=[mark.unit], text=a.reason)
+
+
 _DEADLINES: dict[ClockKind, Callable[[IssueState, ClockNeed, Deadline], None]] = {
     ClockKind.FEEDBACK_WINDOW: _resolved,
     ClockKind.REPORT: _whistled,
     ClockKind.EXTENSION: _extended,
     ClockKind.OVERDUE: _overdue,
     ClockKind.REMINDER: _reminded,
+    ClockKind.INVALID_REVIEW: _invalidated,
 }

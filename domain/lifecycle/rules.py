@@ -15,7 +15,9 @@ STAFF_ROLES = frozenset({Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
 UNIT_ROLES = frozenset({Role.CLERK, Role.LEADER})  # act for their unit
 DECIDER_ROLES = frozenset({Role.LEADER, Role.ADMIN})  # decide a child unit's extension
 # Actions the unit holding the issue takes (and nobody else, admins aside).
-UNIT_ACTIONS = frozenset({"accept", "progress", "resolve", "escalate", "whistle", "extension"})
+UNIT_ACTIONS = frozenset(
+    {"accept", "progress", "resolve", "escalate", "whistle", "extension", "mark_invalid"}
+)
 ACTIONS = UNIT_ACTIONS | {
     "report",
     "extension_decision",
@@ -23,6 +25,7 @@ ACTIONS = UNIT_ACTIONS | {
     "supervise",
     "feedback",
     "withdraw",
+    "review_invalid",
 }
 
 # Why a caller may not take an action (the API's 403 detail, the workflow's rejection).
@@ -36,6 +39,7 @@ REFUSALS = {
     ),
     "withdraw": "只有群众本人或当前承办单位可以撤回",
     "transfer": "只有当前承办单位或其上级负责人可以转派",
+    "review_invalid": "只有督查人员或上级单位负责人可以复核无效标记",
 }
 
 
@@ -87,10 +91,11 @@ def refusal(actor: Actor, action: str, view: IssueView) -> str | None:
     if action == "extension_decision":
         decides = role in DECIDER_ROLES and actor.unit_code == view.decider
         return None if decides else REFUSALS["extension_decision"]
-    if action == "supervise":
+    if action in ("supervise", "review_invalid"):
+        # Oversight: a supervisor, or the leader of a unit above the one holding the issue.
         if role is Role.SUPERVISOR or (role is Role.LEADER and actor.unit_code in view.above):
             return None
-        return REFUSALS["supervise"]
+        return REFUSALS[action]
     if action == "feedback":
         return _feedback_refusal(actor, view)
     if action == "withdraw":

@@ -18,6 +18,7 @@ from domain.lifecycle import limits
 from domain.lifecycle.checks import open_call, view_of
 from domain.lifecycle.trail import event, notice
 from domain.models import (
+    OPEN_STATUSES,
     SYSTEM_ACTOR,
     Action,
     Actor,
@@ -29,15 +30,18 @@ from domain.models import (
     ExtensionRequest,
     Feedback,
     FeedbackRecord,
+    InvalidMark,
     IssueState,
     LevelClock,
     LevelRecord,
+    MarkInvalid,
     Outcome,
     PendingExtension,
     Progress,
     Report,
     Resolution,
     Resolve,
+    ReviewInvalid,
     Satisfaction,
     Status,
     Supervise,
@@ -51,6 +55,14 @@ def register(state: IssueState, now: datetime) -> None:
     """A new issue: its policy terms come first, then its first level, both from ``now`` (the
     workflow's time; the API's ``registered_at`` is another machine's clock)."""
     state.awaiting = ClockNeed(ClockKind.TERMS, at=now, actor=state.issue.registered_by)
+
+
+def running(state: IssueState) -> bool:
+    """Whether the workflow still has work: an open issue, or an invalid mark that supervisors
+    may still overturn."""
+    if state.status is Status.INVALID:
+        return state.closed_at is None
+    return state.status in OPEN_STATUSES
 
 
 def apply(state: IssueState, name: str, action: Action, now: datetime) -> None:
@@ -309,6 +321,44 @@ def _withdraw(s: IssueState, a: Action, now: datetime) -> None:
     notice(s, seq, "withdrawn", f"群众已撤回：{s.issue.title}", units=[s.unit.code])
 
 
+def _mark_invalid(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, MarkInvalid)
+    lvl = leave_level(s, Outcome.INVALID, now)
+    s.status = Status.INVALID
+    s.next_overdue_reminder = None
+    s.invalid = InvalidMark(
+        kind=a.kind,
+        reason=a.reason,
+        at=now,
+        by=a.actor.user,
+        unit=lvl.unit.code,
+        duplicate_of=a.duplicate_of,
+        duplicate_code=a.duplicate_code,
+    )
+    # The review window comes from the calendar; the event names it (``completions``).
+    s.awaiting = ClockNeed(ClockKind.INVALID_REVIEW, at=now, actor=a.actor, invalid=a)
+
+
+def _review_invalid(s: IssueState, a: Action, now: datetime) -> None:
+    assert isinstance(a, ReviewInvalid)
+    data = {"overturn": a.overturn, "note": a.note}
+    seq = event(s, EventType.INVALID_REVIEWED, a.actor, now, data)
+    if not a.overturn:
+        notice(s, seq, "invalid_upheld", f"无效标记已确认：{s.issue.title}", units=[s.unit.code])
+        invalid_final(s, now)
+        return
+    # Overturned: the issue runs again at the unit that marked it, on fresh clocks.
+    s.invalid = None
+    enter_level(s, "reinstated", a.actor, now, a.note or "督查撤销无效标记")
+
+
+def invalid_final(state: IssueState, at: datetime) -> None:
+    """The invalid mark stands for good: upheld, or its review window passed."""
+    state.closed_at = at
+    data = {"invalid": True, "kind": state.invalid.kind.value if state.invalid else None}
+    event(state, EventType.CLOSED, SYSTEM_ACTOR, at, data)
+
+
 _ACTIONS: dict[str, Callable[[IssueState, Action, datetime], None]] = {
     "accept": _accept,
     "progress": _progress,
@@ -322,4 +372,6 @@ _ACTIONS: dict[str, Callable[[IssueState, Action, datetime], None]] = {
     "supervise": _supervise,
     "feedback": _feedback,
     "withdraw": _withdraw,
+    "mark_invalid": _mark_invalid,
+    "review_invalid": _review_invalid,
 }

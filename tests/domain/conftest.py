@@ -32,11 +32,13 @@ from domain.models import (
     ExtensionRequest,
     Feedback,
     IssueState,
+    MarkInvalid,
     NewIssue,
     Notice,
     Progress,
     Report,
     Resolve,
+    ReviewInvalid,
     Role,
     Supervise,
     Transfer,
@@ -286,6 +288,8 @@ _ACTIONS: dict[str, type[Action]] = {
     "supervise": Supervise,
     "feedback": Feedback,
     "withdraw": Withdraw,
+    "mark_invalid": MarkInvalid,
+    "review_invalid": ReviewInvalid,
 }
 # The text each action requires, filled unless a test says otherwise.
 _TEXTS = {
@@ -296,6 +300,7 @@ _TEXTS = {
     "extension": "reason",
     "transfer": "reason",
     "supervise": "note",
+    "mark_invalid": "reason",
 }
 
 

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle.deliberations import deliberation_news
     from domain.lifecycle.trail import live_deadline
     from domain.models import (
-        OPEN_STATUSES,
         Accept,
         Action,
         ActionResult,
@@ -30,9 +29,11 @@ with workflow.unsafe.imports_passed_through():
         Feedback,
         IssueStart,
         IssueState,
+        MarkInvalid,
         Progress,
         Report,
         Resolve,
+        ReviewInvalid,
         Supervise,
         Transfer,
         Whistle,
@@ -83,7 +84,7 @@ class IssueWorkflow:
             transitions.register(self.s, workflow.now())
         while True:
             await self._act_on_decisions()
-            if self.s.status not in OPEN_STATUSES:
+            if not transitions.running(self.s):
                 break
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -299,6 +300,22 @@ class IssueWorkflow:
     @withdraw.validator
     def _admit_withdraw(self, a: Withdraw) -> None:
         self._admit("withdraw", a)
+
+    @workflow.update(name="mark_invalid")
+    async def mark_invalid(self, a: MarkInvalid) -> ActionResult:
+        return await self._decide("mark_invalid", a)
+
+    @mark_invalid.validator
+    def _admit_mark_invalid(self, a: MarkInvalid) -> None:
+        self._admit("mark_invalid", a)
+
+    @workflow.update(name="review_invalid")
+    async def review_invalid(self, a: ReviewInvalid) -> ActionResult:
+        return await self._decide("review_invalid", a)
+
+    @review_invalid.validator
+    def _admit_review_invalid(self, a: ReviewInvalid) -> None:
+        self._admit("review_invalid", a)
 
     # ---- news from a deliberation about this issue --------------------------------------------
 
