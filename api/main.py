@@ -16,6 +16,8 @@ from temporalio.client import Client
 
 from api import admin, docs, inputs, problems
 from api.deps import API_PREFIX
+from api.disclosure import publication
+from api.disclosure import routes as disclosure
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import auth, dashboard, deliberations, health, inbox, issues, units
@@ -111,6 +113,9 @@ def create_app(
     for module in (auth, issues, deliberations, units, inbox, stats, health, dashboard, admin):
         app.include_router(module.router)
     app.include_router(deliberations.public)
+    # The 公示栏: its JSON, the staff's approval of a title, the pages (/, /public/…).
+    for router in (disclosure.api, publication.router, disclosure.pages):
+        app.include_router(router)
     return app
 
 
