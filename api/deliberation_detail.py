@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
-from api.deliberations import can_read
-from api.deps import Principal
-from api.problems import invalid
 from domain.deliberation.checks import STATUS_LABEL
 from store.deliberation_tables import Deliberation, DeliberationEvent, DeliberationRound
 from store.tables import Unit
@@ -110,33 +107,6 @@ def summary(row: Deliberation) -> dict[str, Any]:
     }
 
 
-def listing_rows(
-    session: Session, principal: Principal, unit: str | None, status: str | None
-) -> list[Deliberation]:
-    query = select(Deliberation).order_by(col(Deliberation.opened_at).desc())
-    if status is not None:
-        query = query.where(Deliberation.status == status)
-    if unit is not None:
-        row = session.get(Unit, unit)
-        if row is None:
-            raise invalid("unit", "未知的单位代码")
-        path = f"{row.path}%"
-        query = query.where(
-            or_(
-                col(Deliberation.unit_path).like(path),
-                col(Deliberation.opened_unit_path).like(path),
-            )
-        )
-    return [r for r in session.exec(query.limit(LIST_LIMIT)).all() if can_read(principal, r)]
-
-
-def listing(
-    session: Session, principal: Principal, unit: str | None, status: str | None
-) -> dict[str, Any]:
-    rows = listing_rows(session, principal, unit, status)
-    return {"data": [summary(r) for r in rows], "count": len(rows)}
-
-
 def published(session: Session, code: str) -> list[dict[str, Any]]:
     """A unit's published decisions and their implementation (公示): no names, no free text a
     citizen wrote — the topic, the decision, the responsible unit, progress and the poll's tally."""
@@ -168,35 +138,3 @@ def published(session: Session, code: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
-
-
-def statistics(session: Session, principal: Principal, unit: str | None) -> dict[str, Any]:
-    """Counts of what the caller may read: by status (open, submitted, implementing, overdue),
-    the share of deliberations whose rounds reached consensus, and decisions implemented on time,
-    by the level that decided."""
-    rows = listing_rows(session, principal, unit, None)
-    by_status: dict[str, int] = {}
-    for r in rows:
-        by_status[r.status] = by_status.get(r.status, 0) + 1
-    settled = [r for r in rows if r.consensus is not None]
-    levels: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        if r.decision_level is None:
-            continue
-        level = levels.setdefault(r.decision_level, {"decisions": 0, "completed": 0, "on_time": 0})
-        level["decisions"] += 1
-        if r.completed_at is not None:
-            level["completed"] += 1
-            level["on_time"] += bool(r.on_time)
-    for level in levels.values():
-        done = level["completed"]
-        level["on_time_rate"] = level["on_time"] / done if done else None
-    return {
-        "total": len(rows),
-        "by_status": by_status,
-        "overdue": sum(r.overdue for r in rows),
-        "consensus_share": sum(bool(r.consensus) for r in settled) / len(settled)
-        if settled
-        else None,
-        "by_level": levels,
-    }

@@ -118,7 +118,8 @@ class DeliberationOut(BaseModel):
 
 class DeliberationPage(BaseModel):
     data: list[dict[str, Any]]
-    count: int
+    count: int = Field(description="符合条件的总数")
+    next_cursor: str | None = Field(default=None, description="下一页游标；为空表示没有更多")
 
 
 Action = Literal[

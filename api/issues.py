@@ -7,11 +7,7 @@ block. The async functions talk to Temporal. Routes stay thin and only wire the 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +23,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import answers, metrics
+from api.cursors import after, encode_cursor
 from api.deps import Principal
 from api.idempotency import check_same, fingerprint, key_reused
-from api.inputs import within_range
 from api.problems import ProblemError, forbidden, invalid
 from api.schemas import (
     ActionOut,
@@ -64,7 +60,6 @@ from store.tables import Category, Department, Issue, IssueDepartment, Unit
 from store.units_import import UnitNotFound, ladder
 from workflows.issue import WORKFLOW_NAME, workflow_id
 
-_ISSUE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Namespaces of the uuid5 ids: a retried request (same caller, same key) maps to the same id.
 _REGISTRATION_NS = uuid.UUID("5d0a3c1e-6f1b-4d8e-9b7a-2c4e8f9a1b3d")
 _ACTION_NS = uuid.UUID("a6f0c2d4-1e3b-4c5a-8d7e-9f0a1b2c3d4e")
@@ -159,6 +154,9 @@ def prepare_registration(
 
 
 def _may_register_at(principal: Principal, unit: Unit) -> bool:
+    if principal.role is Role.CITIZEN and principal.issue_id is None:
+        # Open reporting (api.public): anyone may report at any village, throttled there.
+        return True
     if principal.role in (Role.CLERK, Role.LEADER, Role.SUPERVISOR, Role.ADMIN):
         return principal.within(unit.path)
     if principal.role is Role.DEPARTMENT:
@@ -372,33 +370,6 @@ def unit_filter_path(session: Session, principal: Principal, code: str) -> str:
     return unit.path
 
 
-def _encode_cursor(row: Issue) -> str:
-    raw = json.dumps([row.registered_at.isoformat(), row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (registered_at, id) a page ended at; anything but what ``_encode_cursor`` writes (a
-    lone surrogate, another shape, a time out of range) is a 422 naming ``cursor``, before any
-    of it reaches SQL."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = json.loads(raw)
-        if not (isinstance(decoded, list) and len(decoded) == 2):
-            raise ValueError(cursor)
-        at, issue_id = decoded
-        if not (
-            isinstance(at, str) and isinstance(issue_id, str) and _ISSUE_ID.fullmatch(issue_id)
-        ):
-            raise ValueError(cursor)
-        when = within_range(datetime.fromisoformat(at))
-        if when.tzinfo is None:
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, RecursionError):
-        raise invalid("cursor", "无效的分页游标") from None
-    return when, issue_id
-
-
 def list_issues(
     session: Session,
     principal: Principal,
@@ -431,21 +402,16 @@ def list_issues(
     page = select(Issue, Unit.name).join(Unit, col(Unit.code) == col(Issue.unit_code), isouter=True)
     page = page.where(where)
     if cursor:
-        at, last_id = _decode_cursor(cursor)
-        page = page.where(
-            or_(
-                col(Issue.registered_at) < at,
-                and_(col(Issue.registered_at) == at, col(Issue.id) < last_id),
-            )
-        )
+        page = page.where(after(cursor, Issue.registered_at, Issue.id))
     page = page.order_by(col(Issue.registered_at).desc(), col(Issue.id).desc()).limit(limit + 1)
     rows = session.exec(page).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    last = rows[-1][0] if more and rows else None
     return Page[IssueSummary](
         data=[_summary(row, name) for row, name in rows],
         count=total,
-        next_cursor=_encode_cursor(rows[-1][0]) if more and rows else None,
+        next_cursor=encode_cursor(last.registered_at, last.id) if last else None,
     )
 
 

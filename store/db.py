@@ -11,7 +11,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    cast,
+    create_engine,
+    event,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -164,3 +175,15 @@ def upsert_statement(
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={name: excluded[name] for name in overwrite}
     )
+
+
+def json_list_has(session: Session, column: Any, value: str) -> ColumnElement[bool]:
+    """SQL for "the JSON list in ``column`` holds the string ``value``", in either database:
+    PostgreSQL's containment (``@>``) on the value cast to jsonb, SQLite's ``json_each``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return cast(column, postgresql.JSONB).contains([value])
+    if dialect == "sqlite":
+        items = func.json_each(column).table_valued("value")
+        return exists(select(literal(1)).select_from(items).where(items.c.value == value))
+    raise NotImplementedError(f"Linkage reads SQLite and PostgreSQL, not {dialect}")

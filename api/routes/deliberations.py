@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api import deliberation_detail as detail_of
+from api import deliberation_list as list_of
 from api import deliberations as service
 from api.deliberation_schemas import (
     BallotIn,
@@ -72,9 +73,12 @@ def list_deliberations(
     session: SessionDep,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     status: DStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    """议事列表（读模型）：本辖区的，以及受邀参与的。"""
-    return detail_of.listing(session, principal, unit, status.value if status else None)
+    """议事列表（读模型）：本辖区的，以及受邀参与的；按发起时间倒序分页。"""
+    chosen = status.value if status else None
+    return list_of.listing(session, principal, unit, chosen, cursor, limit)
 
 
 @router.get("/stats", responses=responses(401, 422))
@@ -84,7 +88,7 @@ def deliberation_statistics(
     unit: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """议事统计：各状态数量、超期数、达成共识的比例、各层级决定按期落实情况。"""
-    return detail_of.statistics(session, principal, unit)
+    return list_of.statistics(session, principal, unit)
 
 
 @router.get("/{deliberation_id}", responses=responses(401, 404))
