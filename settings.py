@@ -172,6 +172,23 @@ class Settings(BaseSettings):
     def resolved_division_file(self) -> Path:
         return self.division_file or ROOT / "data" / "divisions-611025-zhenan.json"
 
+    # ---- open reporting and the phone pages without an account (api.public.throttle) ----------
+    # limits' notation ("N per period"; several separated by ";"): see the limits package docs.
+    public_limit_per_address: str = Field(
+        default="20/hour;5/minute",
+        description="submissions without an account (reports, topics, ballots) per client address",
+    )
+    public_limit_per_phone: str = Field(
+        default="5/day;2/minute", description="reports and topics without an account per phone"
+    )
+    public_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "where the counts live (limits storage URI): memory:// per API process; "
+            "redis://host:6379 to share them between several API processes"
+        ),
+    )
+
     # ---- bounds on what the API takes and how long it waits (api.limits, api.registration) ----
     max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="largest request body the API reads (413 above)"

@@ -25,6 +25,7 @@ from api.schemas import (
     DepartmentCallOut,
     EventOut,
     FeedbackOut,
+    InvalidOut,
     IssueDetail,
     LevelOut,
     ReporterOut,
@@ -37,7 +38,9 @@ from domain.lifecycle.rules import REFUSALS, STAFF_ROLES
 from domain.lifecycle.trail import live_deadline
 from domain.models import (
     Event,
+    InvalidMark,
     IssueState,
+    Status,
 )
 from store.issue_state import events_of, state_of_rows
 from store.tables import Category, Issue
@@ -232,7 +235,22 @@ def detail(session: Session, principal: Principal, loaded: Loaded) -> IssueDetai
             if s.feedback
             else None
         ),
+        invalid=_invalid_out(s.invalid),
         source="live" if loaded.live else "record",
+    )
+
+
+def _invalid_out(mark: InvalidMark | None) -> InvalidOut | None:
+    if mark is None:
+        return None
+    return InvalidOut(
+        kind=mark.kind.value,
+        kind_label=labels.INVALID_KIND[mark.kind.value],
+        reason=mark.reason,
+        at=mark.at,
+        duplicate_of=mark.duplicate_of,
+        duplicate_code=mark.duplicate_code,
+        review_until=mark.review_until,
     )
 
 
@@ -247,7 +265,9 @@ def authorise(
     The rules are ``domain.lifecycle.rules``, the same the workflow's validators apply.
     """
     scope = loaded.scope
-    if not scope.is_open:
+    # An invalid mark is reviewed while its window runs (the workflow checks the window).
+    reviewable = action == "review_invalid" and scope.status is Status.INVALID
+    if not scope.is_open and not reviewable:
         raise ProblemError(409, f"事项{labels.STATUS[scope.status.value]}", slug="rejected")
     why = principal.refusal(action, scope)
     staff = principal.role in STAFF_ROLES

@@ -21,6 +21,7 @@ from api.disclosure import routes as disclosure
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import auth, dashboard, deliberations, health, inbox, issues, units
+from api.public import routers as citizens
 from api.statistics import routes as stats
 from domain.payloads import DATA_CONVERTER
 from settings import Settings
@@ -115,6 +116,9 @@ def create_app(
     app.include_router(deliberations.public)
     # The 公示栏: its JSON, the staff's approval of a title, the pages (/, /public/…).
     for router in (disclosure.api, publication.router, disclosure.pages):
+        app.include_router(router)
+    # The citizens' and field workers' side: open reporting, topics, polls, /m/ (api.public).
+    for router in citizens.ROUTERS:
         app.include_router(router)
     return app
 

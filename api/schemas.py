@@ -215,6 +215,18 @@ class FeedbackOut(BaseModel):
     at: datetime | None = None
 
 
+class InvalidOut(BaseModel):
+    """A standing invalid mark (无效): why, and for a duplicate the issue it repeats."""
+
+    kind: str = Field(description="spam | duplicate | not_governance")
+    kind_label: str
+    reason: str
+    at: datetime
+    duplicate_of: str | None = Field(default=None, description="所重复事项的 id")
+    duplicate_code: str | None = Field(default=None, description="所重复事项的查询码")
+    review_until: datetime | None = Field(default=None, description="督查可撤销无效标记至此时")
+
+
 class IssueDetail(BaseModel):
     """One issue, the same shape whether it came from the live workflow or the read model."""
 
@@ -244,6 +256,7 @@ class IssueDetail(BaseModel):
     departments: list[DepartmentCallOut] = Field(default_factory=list)
     resolution: ResolutionOut | None = None
     feedback: FeedbackOut | None = None
+    invalid: InvalidOut | None = None
     source: str = Field(description="live：来自流程实时状态；record：来自读模型")
 
 

@@ -10,10 +10,13 @@ from sqlmodel import Session, col, select
 
 from domain.models import (
     Actor,
+    Channel,
     DepartmentCall,
     Event,
     EventType,
     FeedbackRecord,
+    InvalidKind,
+    InvalidMark,
     IssueState,
     LevelRecord,
     NewIssue,
@@ -117,6 +120,7 @@ def state_of_rows(session: Session, row: Issue) -> IssueState:
             reporter=Reporter(name=row.reporter_name, phone=row.reporter_phone),
             location=row.location,
             attachments=list(row.attachments),
+            channel=Channel(row.channel),
         ),
         status=Status(row.status),
         ladder=current,
@@ -169,6 +173,22 @@ def state_of_rows(session: Session, row: Issue) -> IssueState:
         feedback_deadline=row.feedback_deadline,
         overdue=row.overdue,
         closed_at=row.closed_at,
+        invalid=_invalid_mark(row),
         next_seq=row.last_seq + 1,
         recorded_seq=row.last_seq + 1,
+    )
+
+
+def _invalid_mark(row: Issue) -> InvalidMark | None:
+    if row.invalid_kind is None:
+        return None
+    return InvalidMark(
+        kind=InvalidKind(row.invalid_kind),
+        reason=row.invalid_reason or "",
+        at=row.invalid_at or row.updated_at,
+        by="",
+        unit=row.unit_code,
+        duplicate_of=row.duplicate_of,
+        duplicate_code=row.duplicate_code,
+        review_until=row.invalid_review_until,
     )

@@ -672,3 +672,4 @@ from store.deliberation_tables import (  # noqa: E402, F401
     DeliberationEvent,
     DeliberationRound,
 )
+from store.public_tables import PatrolLog, TopicProposal  # noqa: E402, F401

@@ -43,7 +43,8 @@ from domain.models import OPEN_STATUSES, Level, Role, Status
 
 VILLAGE, TOWNSHIP, COUNTY = Level.VILLAGE.value, Level.TOWNSHIP.value, Level.COUNTY.value
 COUNTED_LEVELS = (VILLAGE, TOWNSHIP, COUNTY)
-STATUSES = tuple(status.value for status in Status)
+# Invalid issues (无效) are in no figure (``tallies.issue_counts``).
+STATUSES = tuple(status.value for status in Status if status is not Status.INVALID)
 # Rungs from the bottom: an issue at a rung has passed every rung below it.
 LEVEL_ORDER = {lvl.value: position for position, lvl in enumerate(Level)}
 BASICALLY_SATISFIED_WEIGHT = 0.9

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from api.statistics import figures
 from api.statistics.periods import Split, between, split_period
 from api.statistics.scope import StatsScope, in_subtree, issues_of, within_period
-from domain.models import Level, Outcome, Satisfaction
+from domain.models import Level, Outcome, Satisfaction, Status
 from store.tables import (
     FeedbackTally,
     Issue,
@@ -182,16 +182,22 @@ def issue_counts(session: Session, scope: StatsScope) -> IssueCounting:
             feedback_by=dict(recorded),
         )
 
+    # Issues marked invalid (无效) count in no unit's figures: their cells are left out here.
     return IssueCounting(
         [
             (path, counts(status, values, recorded_by_path[(path, status)]))
             for (path, status), values in by_path.items()
+            if status != INVALID
         ],
         [
             (category, counts(status, values, recorded_by_category[(category, status)]))
             for (category, status), values in by_category.items()
+            if status != INVALID
         ],
     )
+
+
+INVALID = Status.INVALID.value
 
 
 def stay_rows(session: Session, scope: StatsScope) -> list[StayRow]:

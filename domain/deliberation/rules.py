@@ -123,6 +123,10 @@ def refusal(actor: Actor, action: str, view: DeliberationView) -> str | None:
     if role is Role.ADMIN:
         return None
     at_unit = role in UNIT_ROLES and actor.unit_code == view.unit_code
+    if action == "ballot" and role is Role.CITIZEN:
+        # A villager votes from the phone: the household code the API checked is the credential,
+        # and the poll takes one ballot per household whoever enters it.
+        return None
     if action in ("close_round", "ballot", "withdraw"):
         return None if at_unit else REFUSALS[action]
     if action == "decide":

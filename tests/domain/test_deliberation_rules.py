@@ -67,3 +67,14 @@ def test_the_four_meetings_come_in_order() -> None:
     assert next_step([Step.PARTY_PROPOSAL, Step.COMMITTEES]) is Step.PARTY_MEMBERS
     done = [Step.PARTY_PROPOSAL, Step.COMMITTEES, Step.PARTY_MEMBERS, Step.RESOLUTION]
     assert next_step(done) is None
+
+
+def test_a_villager_enters_a_ballot_by_household_code_but_closes_nothing() -> None:
+    from domain.deliberation.rules import DeliberationView, refusal
+    from domain.models import Actor, Role
+
+    villager = Actor(user="household", role=Role.CITIZEN)
+    view = DeliberationView(unit_code="611025001001")
+    assert refusal(villager, "ballot", view) is None
+    assert refusal(villager, "close_round", view) is not None
+    assert refusal(villager, "opinion", view) is not None

@@ -1,0 +1,1 @@
+"""The phone pages at ``/m/`` (citizens' and field workers'), and the field workers' patrol log."""
