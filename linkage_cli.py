@@ -33,6 +33,7 @@ def _admin_commands() -> None:
     # Administration lives in cli/admin.py and cli/admin_more.py beside the API they share.
     from cli.admin import admin_app, users_app
     from cli.admin_data import categories_app, channels_app, households_app, keys_app
+    from cli.schedules import schedules_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(users_app, name="users")
@@ -40,6 +41,7 @@ def _admin_commands() -> None:
     app.add_typer(channels_app, name="channels")
     app.add_typer(categories_app, name="categories")
     app.add_typer(households_app, name="households")
+    app.add_typer(schedules_app, name="schedules")
 
 
 _admin_commands()

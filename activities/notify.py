@@ -88,7 +88,8 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
 
 def notice_key(notice: Notice) -> str:
     """The receivers' idempotency key of a notice: workflow id + seq (+ kind for a secondary)."""
-    of = deliberation_workflow_id if notice.subject == "deliberation" else workflow_id
+    # A duty's notices carry its workflow id itself (a schedule names its runs).
+    of = {"deliberation": deliberation_workflow_id, "duty": str}.get(notice.subject, workflow_id)
     key = notice_idempotency_key(of(notice.issue_id), notice.seq)
     return f"{key}:{notice.kind}" if notice.kind in SECONDARY_KINDS else key
 

@@ -672,4 +672,11 @@ from store.deliberation_tables import (  # noqa: E402, F401
     DeliberationEvent,
     DeliberationRound,
 )
+from store.duty_tables import (  # noqa: E402, F401
+    DisclosurePublication,
+    DutyDocument,
+    DutyEventRow,
+    DutyRun,
+    PatrolCheckin,
+)
 from store.public_tables import PatrolLog, TopicProposal  # noqa: E402, F401

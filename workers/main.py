@@ -29,6 +29,8 @@ from temporalio.worker import Worker
 from activities.deadlines import Clocks, build_clocks
 from activities.deliberation_record import DeliberationRecorder
 from activities.dispatch import Dispatcher
+from activities.duties import DutyActivities
+from activities.duty_report import DutyReports
 from activities.notify import Notifier
 from activities.record import Recorder
 from domain import search_attributes
@@ -37,6 +39,7 @@ from settings import Settings
 from store.db import make_engine
 from workers.bytecode import cache_bytecode
 from workflows.deliberation import DeliberationWorkflow
+from workflows.duty import DutyWorkflow
 from workflows.issue import IssueWorkflow
 
 log = logging.getLogger("linkage.worker")
@@ -44,9 +47,18 @@ log = logging.getLogger("linkage.worker")
 MAX_CONCURRENT_ACTIVITIES = 64
 
 
-def activities_of(clocks: Clocks, recorder: Recorder, notifier: Notifier) -> list[Any]:
-    """Every activity the issue and deliberation workflows call by name."""
+def activities_of(
+    clocks: Clocks, recorder: Recorder, notifier: Notifier, timezone: str = "Asia/Shanghai"
+) -> list[Any]:
+    """Every activity the issue, deliberation and duty workflows call by name."""
+    duties = DutyActivities(recorder.engine, clocks.calendar)
     return [
+        duties.duty_plan,
+        duties.duty_schedule_running,
+        duties.duty_facts,
+        duties.duty_agenda,
+        duties.record_duty,
+        DutyReports(recorder.engine, timezone).duty_report,
         clocks.terms_for,
         clocks.deliberation_terms,
         DeliberationRecorder(recorder.engine).record,
@@ -75,14 +87,16 @@ def build_worker(
     queue."""
     cache_bytecode(IssueWorkflow)
     cache_bytecode(DeliberationWorkflow)
+    cache_bytecode(DutyWorkflow)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[IssueWorkflow, DeliberationWorkflow],
+        workflows=[IssueWorkflow, DeliberationWorkflow, DutyWorkflow],
         activities=activities_of(
             clocks or build_clocks(settings),
             Recorder(engine),
             notifier or Notifier(engine, http, settings),
+            settings.timezone,
         ),
         # Synchronous activities (SQL, calendar) run in threads so the event loop stays free; one
         # thread per activity slot, or slots would wait on threads.
