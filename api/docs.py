@@ -10,6 +10,7 @@ pointed at them, so they look as before and show the same Chinese descriptions.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 DOCS_URL = "/docs"
@@ -28,6 +29,11 @@ OAUTH2_REDIRECT_URL = f"{DOCS_URL}/oauth2-redirect"
 ASSETS_URL = f"{DOCS_URL}/static"
 # swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js, favicon.png
 ASSETS = Path(str(files("fastapi_offline") / "static"))
+REDOC_JS_URL = f"{REDOC_URL}/redoc.standalone.js"
+# ReDoc's side menu shows Redocly's logo from Redocly's CDN, with no option to turn it off
+# (Redocly/redoc#2108): the bundle is served with that address swapped for an empty image.
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
 
 # Swagger UI sends the spec's address to validator.swagger.io for a badge whenever the page is not
 # on localhost, which is every real server; no validator means no badge and no request.
@@ -65,14 +71,32 @@ def install(app: FastAPI) -> None:
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
+    @app.get(REDOC_JS_URL, include_in_schema=False)
+    def redoc_js() -> Response:
+        return Response(
+            redoc_bundle(),
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
+
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         prefix = root(request)
         return get_redoc_html(
             openapi_url=f"{prefix}{openapi_url}",
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{prefix}{ASSETS_URL}/redoc.standalone.js",
+            redoc_js_url=f"{prefix}{REDOC_JS_URL}",
             redoc_favicon_url=f"{prefix}{ASSETS_URL}/favicon.png",
             # Montserrat and Roboto from Google's servers: ReDoc falls back to the system's fonts.
             with_google_fonts=False,
         )
+
+
+@cache
+def redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle as vendored, but for the logo it would fetch from Redocly."""
+    return (
+        (ASSETS / "redoc.standalone.js")
+        .read_bytes()
+        .replace(REDOC_LOGO.encode(), EMPTY_IMAGE.encode())
+    )
