@@ -31,8 +31,9 @@ from temporalio.service import RPCError, RPCStatusCode
 log = logging.getLogger("linkage.api")
 
 MEDIA_TYPE = "application/problem+json"
-REJECTED = "Rejected"  # ApplicationError type of the workflow validators' refusals
-BUSY = "Busy"  # the workflow acts and takes no update now (workflows.issue.shell.BUSY)
+# ApplicationError types of the workflows' refusals (``workflows.common``): the rules said no;
+# the workflow acts and takes no update now.
+REJECTED, BUSY = "Rejected", "Busy"
 TEMPORAL_CONNECT_FAILURE = "Failed client connect"  # the SDK's RuntimeError for no server
 
 # A trailing "(field)" in a workflow refusal names the request field it is about.

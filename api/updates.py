@@ -16,7 +16,7 @@ from typing import TypeVar
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from workflows.issue.shell import BUSY
+from workflows.common import BUSY
 
 T = TypeVar("T")
 PATIENCE_SECONDS = 10.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.deliberation import limits
+from domain.deliberation.labels import STATUS as STATUS_LABEL
 from domain.deliberation.models import (
     LIVE_STATUSES,
     MEETING_STEPS,
@@ -38,15 +39,6 @@ from domain.deliberation.rules import (
 )
 from domain.lifecycle.checks import Rejected
 from domain.models import Action
-
-STATUS_LABEL = {
-    "open": "协商中",
-    "submitted": "待决策",
-    "implementing": "落实中",
-    "awaiting_evaluation": "待评价",
-    "closed": "已办结",
-    "withdrawn": "已撤回",
-}
 
 
 def view_of(s: DeliberationState) -> DeliberationView:

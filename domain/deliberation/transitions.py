@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.deliberation import limits
+from domain.deliberation.labels import OUTCOME as OUTCOME_LABEL
+from domain.deliberation.labels import STEP as STEP_LABEL
 from domain.deliberation.models import (
     MEETING_STEPS,
     Ballot,
@@ -36,16 +38,6 @@ from domain.deliberation.models import (
 )
 from domain.deliberation.trail import event, notice
 from domain.models import Action, Actor
-
-STEP_LABEL = {
-    "party_proposal": "党组织提议",
-    "committees": "两委商议",
-    "party_members": "党员大会审议",
-    "resolution": "村民（代表）会议决议",
-    "resolution_published": "决议公开",
-    "result_published": "实施结果公开",
-}
-OUTCOME_LABEL = {"consensus": "达成共识", "no_consensus": "未达成共识", "hard": "难以协商一致"}
 
 
 def open_deliberation(s: DeliberationState, now: datetime) -> None:

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from api.problems import _update_failed
-from workflows.issue.shell import BUSY
+from workflows.common import BUSY
 
 
 def test_busy_after_the_patience_is_a_503_to_send_again() -> None:

@@ -32,8 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import limits
     from domain.lifecycle.checks import Rejected
     from domain.models import Action
+    from workflows.common import BUSY, reject
     from workflows.deliberation import effects
-    from workflows.issue.shell import BUSY, _reject
 
 WORKFLOW_NAME = "DeliberationWorkflow"
 QUERY_STATE = "state"
@@ -140,7 +140,7 @@ class DeliberationWorkflow:
 
     def _admit(self, name: str, a: Action) -> None:
         if self._busy():
-            raise _reject("议事正在处理，请稍后重试", BUSY)
+            raise reject("议事正在处理，请稍后重试", BUSY)
         if not self._seen(a):
             self._check(name, a)
 
@@ -148,7 +148,7 @@ class DeliberationWorkflow:
         try:
             checks.check(self.s, name, a, workflow.now())
         except Rejected as refused:
-            raise _reject(str(refused)) from None
+            raise reject(str(refused)) from None
 
     async def _decide(self, name: str, a: Action) -> DeliberationResult:
         if self._seen(a):
@@ -262,7 +262,7 @@ class DeliberationWorkflow:
     @opened.validator
     def _admit_opened(self) -> None:
         if self._busy():
-            raise _reject("议事正在处理，请稍后重试", BUSY)
+            raise reject("议事正在处理，请稍后重试", BUSY)
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> DeliberationState:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.deliberation.models import IssueLink
@@ -39,22 +38,17 @@ with workflow.unsafe.imports_passed_through():
         Whistle,
         Withdraw,
     )
+    from workflows.common import BUSY, reject
     from workflows.issue import effects
 
 WORKFLOW_NAME = "IssueWorkflow"
 QUERY_STATE = "state"
-BUSY = "Busy"  # the rejection type the API retries at once
 _SHORTEST_WAIT = 0.001  # seconds: a clock already due still gets its timer
 
 
 def workflow_id(issue_id: str) -> str:
     """The workflow id of an issue: one workflow per issue, so registration is idempotent."""
     return f"issue-{issue_id}"
-
-
-def _reject(reason: str, type_: str = "Rejected") -> ApplicationError:
-    """A refusal a person can read; non-retryable because retrying cannot change the answer."""
-    return ApplicationError(reason, type=type_, non_retryable=True)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -164,7 +158,7 @@ class IssueWorkflow:
         an update admitted only before the loop acts reads the same on both.
         """
         if self._busy():
-            raise _reject("事项正在处理，请稍后重试", BUSY)
+            raise reject("事项正在处理，请稍后重试", BUSY)
         if not self._seen(a):
             self._check(name, a)
 
@@ -172,7 +166,7 @@ class IssueWorkflow:
         try:
             checks.check(self.s, name, a, workflow.now())
         except checks.Rejected as refused:
-            raise _reject(str(refused)) from None
+            raise reject(str(refused)) from None
 
     async def _decide(self, name: str, a: Action) -> ActionResult:
         if self._seen(a):
@@ -341,7 +335,7 @@ class IssueWorkflow:
     @registered.validator
     def _admit_registered(self) -> None:
         if self._busy():
-            raise _reject("事项正在处理，请稍后重试", BUSY)
+            raise reject("事项正在处理，请稍后重试", BUSY)
 
     def _busy(self) -> bool:
         """Whether the loop acts now, or already acted in this workflow task.
