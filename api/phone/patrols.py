@@ -22,8 +22,7 @@ from api.problems import forbidden, invalid, responses
 from api.routes.issues import IdempotencyKey
 from api.schemas import Body, Code
 from domain.lifecycle.rules import STAFF_ROLES
-from store.public_tables import PatrolLog
-from store.tables import Unit
+from store.tables import PatrolLog, Unit
 
 router = APIRouter(prefix=f"{API_PREFIX}/patrols", tags=["issues"])
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]

@@ -24,8 +24,7 @@ from api.public.throttle import client_address
 from api.routes.issues import IdempotencyKey
 from api.schemas import Body, Code, Phone
 from domain.models import UnitKind
-from store.public_tables import TopicProposal
-from store.tables import Unit
+from store.tables import TopicProposal, Unit
 
 staff = APIRouter(prefix=f"{API_PREFIX}/topics", tags=["public"])
 

@@ -1,0 +1,171 @@
+"""The phone pages in Debian's Chromium at 390×844, over the dashboard test's real stack.
+
+A villager reports an issue on ``/m/report``, reads the tracking code and PIN from the page,
+tracks it on ``/m/track``, and rates it after the village resolves it; axe-core (from
+``axe-playwright-python``, no network) finds no serious or critical violation on any page, and
+screenshots go to ``test-artifacts/``. A grid worker registers an issue and a patrol entry on
+``/m/field`` with the network cut: both wait in the phone's queue and reach the server exactly
+once when the network is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+from axe_playwright_python.async_playwright import Axe
+from sqlmodel import Session, col, func, select
+
+from store.tables import Issue, PatrolLog
+from tests.dashboard.test_dashboard_browser import ARTIFACTS, CHROMIUM, Stack, pytestmark, stack
+
+__all__ = ["pytestmark", "stack"]  # the marks and the fixture, imported for pytest
+
+TOWNSHIP, VILLAGE = "611025107", "611025107204"  # 高峰镇, 渔坪村委会
+CLERK = f"village-{VILLAGE}"
+SERIOUS = ("serious", "critical")
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}  # fmt: skip
+
+
+async def _accessible(page: Any, name: str) -> None:
+    await page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
+    results = await Axe().run(page)
+    assert results.response["testEngine"]["name"] == "axe-core"
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+    assert bad == [], f"{name}: {bad}"
+
+
+async def test_first_page_is_small(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base, trust_env=False) as http:
+        sizes = [
+            len((await http.get(path)).content)
+            for path in ("/m/", "/m/static/phone.css", "/m/static/phone.js")
+        ]
+    assert sum(sizes) < 100_000, sizes
+
+
+async def test_a_villager_reports_tracks_and_rates_on_the_phone(stack: Stack) -> None:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = await browser.new_page(**PHONE)
+            seen: list[str] = []
+            page.on("request", lambda r: seen.append(r.url))
+            page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+
+            await page.goto(f"{stack.base}/m/")
+            await _accessible(page, "home")
+            await page.click("a[href='/m/report']")
+            await page.wait_for_url("**/m/report")
+            await page.wait_for_selector(f"#township option[value='{TOWNSHIP}']", state="attached")
+            await page.select_option("#township", TOWNSHIP)
+            await page.select_option("#village", VILLAGE)
+            await page.select_option("#category", "sanitation")
+            await page.fill("#description", "三组路口的垃圾池满了，没人清运")
+            await page.fill("#location", "三组路口")
+            await page.fill("#attachments", "https://example.org/photo/1.jpg")
+            await page.fill("#phone", "13512345678")
+            await _accessible(page, "report")
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#report-done", state="visible")
+            code = (await page.inner_text("#tracking-code")).strip()
+            pin = (await page.inner_text("#pin")).strip()
+            assert code and len(pin) == 6
+            await _accessible(page, "reported")
+
+            with Session(stack.engine) as session:
+                row = session.exec(select(Issue).where(Issue.tracking_code == code)).one()
+            assert row.channel == "app" and row.reporter_phone == "13512345678"
+            await stack.accounts.post(f"issues/{row.id}/accept", {}, CLERK)
+            await stack.accounts.post(f"issues/{row.id}/resolve", {"summary": "已清运"}, CLERK)
+
+            await page.goto(f"{stack.base}/m/track")
+            await page.fill("#code", code)
+            await page.fill("#pin-input", pin)
+            await page.click("#track-form button[type=submit]")
+            await page.wait_for_selector("#feedback-form", state="visible")
+            assert "待评价" in await page.inner_text("#issue-status")
+            assert "渔坪村委会" in await page.inner_text("#issue-where")
+            timeline = await page.inner_text("#timeline")
+            assert "登记受理" in timeline and "办结：已清运" in timeline
+            assert "13512345678" not in await page.content()  # masked even to the reporter
+            await _accessible(page, "track")
+            await page.check("input[name=solved][value=true]")
+            await page.check("input[name=satisfaction][value=satisfied]")
+            await page.fill("#comment", "很快")
+            await page.click("#feedback-form button[type=submit]")
+            # (wait_for_function evaluates a string, which the pages' CSP forbids)
+            await page.wait_for_selector("#issue-status:has-text('已办结')")
+            await _accessible(page, "rated")
+            assert [u for u in seen if not u.startswith(stack.base)] == []
+        finally:
+            await browser.close()
+
+
+def _count(stack: Stack, title: str) -> tuple[int, int]:
+    with Session(stack.engine) as session:
+        issues = session.exec(select(func.count()).where(col(Issue.title) == title)).one()
+        logs = session.exec(select(func.count()).where(col(PatrolLog.place) == title)).one()
+    return issues, logs
+
+
+async def test_the_field_page_queues_without_a_signal_and_sends_once(stack: Stack) -> None:
+    from playwright.async_api import async_playwright
+
+    title = f"巡查发现：护坡松动 {uuid.uuid4().hex[:6]}"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            context = await browser.new_context(**PHONE)
+            page = await context.new_page()
+            await page.goto(f"{stack.base}/m/field")
+            await page.fill("#username", CLERK)
+            await page.fill("#password", "demo")
+            await page.click("#login-form button[type=submit]")
+            await page.wait_for_selector("#field", state="visible")
+            await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+            await page.wait_for_selector(f"#township option[value='{TOWNSHIP}']", state="attached")
+            await _accessible(page, "field")
+
+            await context.set_offline(True)
+            # Reopened without a signal: the service worker serves the page, the queue survives.
+            await page.reload()
+            await page.wait_for_selector("#field", state="visible")
+            await page.wait_for_selector(f"#township option[value='{TOWNSHIP}']", state="attached")
+            await page.select_option("#township", TOWNSHIP)
+            await page.select_option("#village", VILLAGE)
+            await page.select_option("#field-category", "sanitation")
+            await page.fill("#field-title", title)
+            await page.fill("#field-description", "河堤护坡有一段松动，雨季有垮塌风险")
+            await page.click("#field-form button[type=submit]")
+            await page.fill("#patrol-place", title)
+            await page.click("#patrol-form button[type=submit]")
+            await page.wait_for_selector("#queue:has-text('待发送 2 条')")
+            assert "离线" in await page.inner_text("#net")
+            await page.screenshot(path=str(ARTIFACTS / "phone-field-offline.png"), full_page=True)
+            await asyncio.sleep(1)
+            assert _count(stack, title) == (0, 0)
+
+            await context.set_offline(False)
+            await page.wait_for_selector("#queue:has-text('全部已发送')", timeout=30_000)
+            assert "已登记" in await page.inner_text("#sent")
+            await page.screenshot(path=str(ARTIFACTS / "phone-field-sent.png"), full_page=True)
+            # The queue sent again (a lost answer) changes nothing: the keys are the same.
+            await page.evaluate("flush()")
+            await asyncio.sleep(1)
+            assert _count(stack, title) == (1, 1)
+            with Session(stack.engine) as session:
+                row = session.exec(select(Issue).where(Issue.title == title)).one()
+            assert row.channel == "grid" and row.village_code == VILLAGE
+        finally:
+            await browser.close()
