@@ -14,15 +14,12 @@ from datetime import datetime
 
 from domain.deliberation.models import IssueLink
 from domain.lifecycle.trail import event, notice
-from domain.lifecycle.transitions import escalate, leave_level
+from domain.lifecycle.transitions import escalate, resolve
 from domain.models import (
     OPEN_STATUSES,
-    ClockKind,
-    ClockNeed,
     EventType,
     IssueState,
     Outcome,
-    Resolution,
     Status,
 )
 
@@ -46,25 +43,9 @@ def deliberation_news(s: IssueState, link: IssueLink, now: datetime) -> bool:
         if link.unit in [u.code for u in s.ladder[s.rung + 1 :]]:
             escalate(s, Outcome.ESCALATED_ON_REQUEST, link.actor, "协商议事提交上级", now)
     elif link.kind == "decided" and s.status in _ACTIVE:
-        _resolve(s, link, now)
+        decided_by = (link.level, link.unit, link.unit_name)
+        resolve(s, link.actor, link.summary or link.topic, now, decided_by)
     else:
         title = f"协商议事（{link.topic}）：{s.issue.title}"
         notice(s, seq, "deliberation", title, units=[s.unit.code])
     return True
-
-
-def _resolve(s: IssueState, link: IssueLink, now: datetime) -> None:
-    leave_level(s, Outcome.RESOLVED, now)
-    s.resolution = Resolution(
-        level=link.level or s.current.level,
-        unit=link.unit or s.unit.code,
-        unit_name=link.unit_name or s.unit.name,
-        summary=link.summary or link.topic,
-        at=now,
-        by=link.actor.user,
-    )
-    s.status = Status.AWAITING_FEEDBACK
-    s.next_overdue_reminder = None
-    s.awaiting = ClockNeed(
-        ClockKind.FEEDBACK_WINDOW, at=now, actor=link.actor, summary=s.resolution.summary
-    )

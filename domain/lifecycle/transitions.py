@@ -180,18 +180,31 @@ def _progress(s: IssueState, a: Action, now: datetime) -> None:
 
 def _resolve(s: IssueState, a: Action, now: datetime) -> None:
     assert isinstance(a, Resolve)
+    resolve(s, a.actor, a.summary, now)
+
+
+def resolve(
+    s: IssueState,
+    actor: Actor,
+    summary: str,
+    now: datetime,
+    decided_by: tuple[str | None, str | None, str | None] = (None, None, None),
+) -> None:
+    """Resolved at the current level, or where a deliberation decided (``decided_by``: its level,
+    unit code and name, each defaulting to the current level's); the feedback window follows."""
     lvl = leave_level(s, Outcome.RESOLVED, now)
+    level, unit, unit_name = decided_by
     s.resolution = Resolution(
-        level=lvl.level,
-        unit=lvl.unit.code,
-        unit_name=lvl.unit.name,
-        summary=a.summary,
+        level=level or lvl.level,
+        unit=unit or lvl.unit.code,
+        unit_name=unit_name or lvl.unit.name,
+        summary=summary,
         at=now,
-        by=a.actor.user,
+        by=actor.user,
     )
     s.status = Status.AWAITING_FEEDBACK
     s.next_overdue_reminder = None
-    s.awaiting = ClockNeed(ClockKind.FEEDBACK_WINDOW, at=now, actor=a.actor, summary=a.summary)
+    s.awaiting = ClockNeed(ClockKind.FEEDBACK_WINDOW, at=now, actor=actor, summary=summary)
 
 
 def _escalate(s: IssueState, a: Action, now: datetime) -> None:
