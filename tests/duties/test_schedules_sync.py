@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
-from sqlmodel import Session
-from temporalio.client import Client, WorkflowHandle
+from sqlmodel import Session, col
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -88,7 +88,7 @@ async def test_sync_writes_one_schedule_per_unit_and_duty_then_changes_nothing(
 
     # The village leaves the tree: its four schedules go, nobody else's.
     with session_scope(tree) as session:
-        session.exec(update(Unit).where(Unit.code == VILLAGE).values(active=False))  # type: ignore[call-overload]
+        session.exec(update(Unit).where(col(Unit.code) == VILLAGE).values(active=False))
     fourth = await sync(client, _units(tree), queue, "Asia/Shanghai")
     assert sorted(fourth.deleted) == sorted(
         f"village-{duty}-{VILLAGE}"
@@ -141,6 +141,7 @@ async def _first_run(client: Client, schedule_id: str) -> WorkflowHandle[object,
         recent = description.info.recent_actions
         if recent:
             action = recent[0].action
+            assert isinstance(action, ScheduleActionExecutionStartWorkflow)
             return client.get_workflow_handle(
                 action.workflow_id,
                 run_id=action.first_execution_run_id,
