@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from api.deps import API_PREFIX, SessionDep, SettingsDep, in_thread
 from api.disclosure import notice, page
 from api.disclosure.board import disclosure
-from api.disclosure.period import Period, resolve_period
+from api.disclosure.period import MONTH_PATTERN, Period, resolve_period
 from api.disclosure.schemas import Disclosure, UnitRef
 from api.inputs import Instant
 from api.problems import responses
@@ -38,7 +38,8 @@ CHOICE = {
 def requested_period(
     settings: SettingsDep,
     month: Annotated[
-        str | None, Query(max_length=7, description="公示月份 YYYY-MM（默认本月）")
+        str | None,
+        Query(max_length=7, pattern=MONTH_PATTERN, description="公示月份 YYYY-MM（默认本月）"),
     ] = None,
     since: Annotated[Instant | None, Query(description="办结时间下限（含），与 until 同用")] = None,
     until: Annotated[Instant | None, Query(description="办结时间上限（不含）")] = None,
