@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
@@ -36,6 +37,14 @@ DAY = timedelta(days=1)
 
 def _clerk(unit: str) -> Actor:
     return Actor(user=f"village-{unit}", role=Role.CLERK, unit_code=unit)
+
+
+def _load_grid(engine: Engine, where: Path) -> None:
+    """A 片区 under 凤凰村 (the importer takes grids below villages); again: a no-op."""
+    grids = where / "grids.json"
+    grid = {"code": GRID, "name": "凤凰一片区", "kind": "grid", "parent": OTHER}
+    grids.write_text(json.dumps({"units": [grid]}), encoding="utf-8")
+    import_units(engine, grids)
 
 
 async def _friday_after(env: WorkflowEnvironment, days: int) -> date:
@@ -150,14 +159,7 @@ async def test_a_grid_without_a_check_in_reminds_its_village_the_next_morning(
 ) -> None:
     monday = quiet_monday((await env.get_current_time()).astimezone(TZ), weeks=1)
     async with make_harness(calendar=calendar_with([], [])) as h:
-        grids = tmp_path / "grids.json"
-        grids.write_text(
-            json.dumps(
-                {"units": [{"code": GRID, "name": "凤凰一片区", "kind": "grid", "parent": OTHER}]}
-            ),
-            encoding="utf-8",
-        )
-        import_units(h.engine, grids)
+        _load_grid(h.engine, tmp_path)
         with Session(h.engine) as session:
             session.add(
                 PatrolCheckin(
@@ -202,12 +204,15 @@ async def test_the_joint_meeting_report_is_kept_as_html_and_pdf_and_sent_to_the_
         assert {COUNTY, TOWNSHIP} <= {r.target_code for r in sent}
 
 
-async def test_a_month_of_every_duty_runs(env: WorkflowEnvironment, make_harness: Any) -> None:
+async def test_a_month_of_every_duty_runs(
+    env: WorkflowEnvironment, make_harness: Any, tmp_path: Path
+) -> None:
     now = (await env.get_current_time()).astimezone(TZ)
     first = date(now.year + (now.month == 12), now.month % 12 + 1, 1)
     start = datetime(first.year, first.month, 1, tzinfo=TZ)
     end = datetime(first.year + (first.month == 12), first.month % 12 + 1, 1, tzinfo=TZ)
     async with make_harness() as h:
+        _load_grid(h.engine, tmp_path)
         duties = DutyDesk(h)
         runs = []
         for kind, unit in (
