@@ -667,16 +667,11 @@ class OutboxNotice(SQLModel, table=True):
 
 
 # The deliberations' tables, on the same metadata (after the types they use are defined).
+# A module import, not names: store.duty_tables may be the one imported first (it imports this).
+import store.duty_tables  # noqa: E402, F401
 from store.deliberation_tables import (  # noqa: E402, F401
     Deliberation,
     DeliberationEvent,
     DeliberationRound,
-)
-from store.duty_tables import (  # noqa: E402, F401
-    DisclosurePublication,
-    DutyDocument,
-    DutyEventRow,
-    DutyRun,
-    PatrolCheckin,
 )
 from store.public_tables import PatrolLog, TopicProposal  # noqa: E402, F401

@@ -135,6 +135,8 @@ def test_no_handler_in_workflows_reaches_an_activity() -> None:
     assert len(handlers) >= 26, handlers  # 13 updates and their validators, and the query
     deliberation = [h for h in handlers if h.startswith("workflows.deliberation.shell:")]
     assert len(deliberation) >= 19, deliberation  # 9 updates, their validators, the query
+    duty = [h for h in handlers if h.startswith("workflows.duty.shell:")]
+    assert len(duty) >= 2, duty  # the fulfilment signal and the query
     assert handlers_reaching_activities(sources) == []
 
 
@@ -160,3 +162,15 @@ def test_the_check_finds_a_deliberation_handler_that_records_itself() -> None:
     )
     found = handlers_reaching_activities(sources)
     assert any(f.endswith("workflows.deliberation.effects:record") for f in found), found
+
+
+def test_the_check_finds_a_duty_handler_that_acts_itself() -> None:
+    sources = _package_sources()
+    shell = "workflows.duty.shell"
+    decided = "            rules.fulfil(self.s, f)\n"
+    assert decided in sources[shell]
+    sources[shell] = sources[shell].replace(
+        decided, decided + "            await effects.perform(self.s)\n"
+    )
+    found = handlers_reaching_activities(sources)
+    assert any(f.endswith("workflows.duty.effects:perform") for f in found), found
