@@ -10,7 +10,7 @@ or failed (a 4xx, or the attempts spent), which alerts the supervisors over the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +37,7 @@ from store.db import session_scope
 from store.tables import (
     Category,
     ChannelTarget,
+    Department,
     Issue,
     Notification,
     NotificationAttempt,
@@ -66,13 +67,19 @@ class Recipient:
     code: str
 
 
-def recipients(notice: Notice, category: Category | None) -> list[Recipient]:
-    """Who hears of a notice, without duplicates, in a stable order."""
+def recipients(
+    notice: Notice, category: Category | None, retired: Collection[str] = ()
+) -> list[Recipient]:
+    """Who hears of a notice, without duplicates, in a stable order.
+
+    A ``retired`` department hears nothing more: not as its category's department, nor from a
+    whistle or a deliberation that named it before it was retired.
+    """
     found: list[Recipient] = [Recipient("unit", c) for c in notice.units]
     departments = list(notice.departments)
     if notice.kind == "level_entered" and category is not None and category.notify_departments:
         departments += category.departments
-    found += [Recipient("department", c) for c in departments]
+    found += [Recipient("department", c) for c in departments if c not in retired]
     watcher = "admins" if notice.kind in SECONDARY_KINDS else "supervisors"
     found += [Recipient(watcher, c) for c in notice.supervisors_of]
     return list(dict.fromkeys(found))
@@ -89,7 +96,8 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
 def notice_key(notice: Notice) -> str:
     """The receivers' idempotency key of a notice: workflow id + seq (+ kind for a secondary)."""
     # A duty's notices carry its workflow id itself (a schedule names its runs).
-    of = {"deliberation": deliberation_workflow_id, "duty": str}.get(notice.subject, workflow_id)
+    ids: dict[str, Callable[[str], str]] = {"deliberation": deliberation_workflow_id, "duty": str}
+    of = ids.get(notice.subject, workflow_id)
     key = notice_idempotency_key(of(notice.issue_id), notice.seq)
     return f"{key}:{notice.kind}" if notice.kind in SECONDARY_KINDS else key
 
@@ -124,13 +132,23 @@ def fan_out(session: Session, notice: Notice, settings: Settings, now: datetime)
     )
     pending: list[int] = []
     category = session.get(Category, notice.category) if notice.category else None
-    for who in recipients(notice, category):
+    for who in recipients(notice, category, _retired(session, notice, category)):
         _row(session, notice, key, message, who, INBOX, None, now)
         for target in _targets_of(session, who):
             row = _row(session, notice, key, message, who, target.channel, target, now)
             if row.status == "pending" and row.id is not None:
                 pending.append(row.id)
     return pending
+
+
+def _retired(session: Session, notice: Notice, category: Category | None) -> set[str]:
+    named = set(notice.departments) | set(category.departments if category else ())
+    if not named:
+        return set()
+    query = select(Department.code).where(
+        col(Department.code).in_(named), col(Department.active).is_(False)
+    )
+    return set(session.exec(query))
 
 
 def _row(

@@ -108,11 +108,9 @@ def prepare_registration(
         raise invalid("village_code", "须为村（社区）或网格代码")
     if not _may_register_at(principal, unit):
         raise forbidden(f"{unit.name}不在您的辖区内", field="village_code")
-    category = session.get(Category, body.category)
-    if category is None:
-        raise invalid("category", "未知的事项类别")
-    if not category.active:
-        raise invalid("category", f"事项类别「{category.name}」已停用")
+    # Whether the caller named the category by code or by name, the issue holds its code (and a
+    # retry that names it the other way is the same request).
+    body = body.model_copy(update={"category": category_for(session, body.category).code})
     try:
         rungs = ladder(session, unit.code)
     except (UnitNotFound, ValueError):
@@ -151,6 +149,21 @@ def prepare_registration(
         request_fingerprint=offered,
     )
     return Registration(issue=issue, pin=pin, existing=existing)
+
+
+def category_for(session: Session, given: str) -> Category:
+    """The open category a registration names by its code or its Chinese name (422 otherwise)."""
+    category = (
+        session.get(Category, given)
+        or session.exec(
+            select(Category).where(Category.name == given).order_by(col(Category.active).desc())
+        ).first()
+    )
+    if category is None:
+        raise invalid("category", "未知的事项类别（填类别代码或中文名称，见 GET /categories）")
+    if not category.active:
+        raise invalid("category", f"事项类别「{category.name}」已停用")
+    return category
 
 
 def _may_register_at(principal: Principal, unit: Unit) -> bool:
@@ -500,12 +513,16 @@ async def execute(
 
 
 def department_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
-    """Names of the whistled departments; unknown codes are a 422 naming ``departments``."""
+    """Names of the whistled departments; an unknown or retired one is a 422 naming
+    ``departments`` (a retired department takes no new work)."""
     rows = session.exec(select(Department).where(col(Department.code).in_(codes))).all()
     names = {d.code: d.name for d in rows}
     unknown = [c for c in codes if c not in names]
     if unknown:
         raise invalid("departments", f"未知的部门代码：{', '.join(unknown)}")
+    retired = [d.name for d in rows if not d.active]
+    if retired:
+        raise invalid("departments", f"部门已停用，不能吹哨：{', '.join(retired)}")
     return names
 
 

@@ -20,8 +20,17 @@ from api.disclosure import publication
 from api.disclosure import routes as disclosure
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
-from api.routes import auth, dashboard, deliberations, health, inbox, issues, units
 from api.public import routers as citizens
+from api.routes import (
+    auth,
+    categories,
+    dashboard,
+    deliberations,
+    health,
+    inbox,
+    issues,
+    units,
+)
 from api.statistics import routes as stats
 from domain.payloads import DATA_CONVERTER
 from settings import Settings
@@ -46,6 +55,7 @@ TAGS = [
         "回访评价、撤回",
     },
     {"name": "units", "description": "辖区单位：县—乡镇（街道）—村（社区）—网格"},
+    {"name": "categories", "description": "事项类别：代码、中文名称、召集的部门"},
     {"name": "inbox", "description": "站内通知：本单位、本部门、督查和管理员的提醒"},
     {"name": "stats", "description": "统计：三率、办结层级占比、各层级按时率、办理时长、红黑榜"},
     {"name": "health", "description": "健康检查与 Prometheus 指标"},
@@ -111,7 +121,18 @@ def create_app(
 
     # Each router carries its full /api/v1 prefix, so a request's route template (metrics
     # labels) is the whole path.
-    for module in (auth, issues, deliberations, units, inbox, stats, health, dashboard, admin):
+    for module in (
+        auth,
+        issues,
+        deliberations,
+        units,
+        categories,
+        inbox,
+        stats,
+        health,
+        dashboard,
+        admin,
+    ):
         app.include_router(module.router)
     app.include_router(deliberations.public)
     # The 公示栏: its JSON, the staff's approval of a title, the pages (/, /public/…).

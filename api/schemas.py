@@ -122,7 +122,9 @@ class IssueCreate(Body):
     )
 
     village_code: Code = Field(description="登记的村（社区）或网格代码")
-    category: Code = Field(description="事项类别代码，如 sanitation")
+    category: Code = Field(
+        description="事项类别代码或中文名称，如 sanitation 或 环境卫生（见 GET /categories）"
+    )
     title: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK),

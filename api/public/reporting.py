@@ -30,7 +30,7 @@ class PublicIssueIn(Body):
     """群众自行反映诉求（无需账号）：村（社区）、类别、描述、地点、照片链接、手机号。"""
 
     village_code: Code = Field(description="所在村（社区）代码")
-    category: Code = Field(description="事项类别代码")
+    category: Code = Field(description="事项类别代码或中文名称（GET /api/v1/public/places）")
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     description: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=5, max_length=2000)
