@@ -206,6 +206,38 @@ def _migrate_and_seed(settings: Settings) -> list[tuple[str, str]]:
         engine.dispose()
 
 
+SYNC_TIMEOUT = 600.0
+"""Seconds ``linkage schedules sync`` may take: a first start creates 镇安县's ~640 schedules."""
+
+
+def _sync_schedules(env: dict[str, str], data_dir: Path, signals: _Signals) -> None:
+    """The duties' schedules in step with the tree, before the worker runs them.
+
+    A child process (``linkage schedules sync``), as this supervisor never opens the SDK itself.
+    """
+    child = Child(
+        "schedules sync",
+        linkage_command("schedules", "sync"),
+        env=env,
+        log_path=data_dir / "schedules-sync.log",
+    )
+    child.start()
+    try:
+        wait_until(
+            lambda: not child.running,
+            what="schedules sync",
+            within=SYNC_TIMEOUT,
+            pause=signals.pause,
+        )
+    finally:
+        if child.running:
+            child.stop()
+    lines = [line for line in child.output().splitlines() if line.strip()]
+    if child.returncode != 0:
+        raise DevstackError(f"schedules sync {child.exit_description()}\n{child.tail()}")
+    _say(lines[-1] if lines else "schedules synced")
+
+
 # ---- the supervisor -----------------------------------------------------------------------------
 
 
@@ -239,6 +271,7 @@ def _run(settings: Settings, signals: _Signals, children: list[Child]) -> int:
             raise _Interrupted
 
         env = child_environment(settings, address)
+        _sync_schedules(env, data_dir, signals)
         for role in ("worker", "api"):
             child = Child(role, linkage_command(role), env=env)
             child.start()
