@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from domain.deliberation.checks import STATUS_LABEL
+from domain.deliberation import labels
 from store.deliberation_tables import Deliberation, DeliberationEvent, DeliberationRound
 from store.tables import Unit
 
@@ -23,6 +24,24 @@ def _votes(votes: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _event_label(type_: str, data: dict[str, Any]) -> str:
+    """ "本轮结束：达成共识", "程序步骤：党员大会审议": the event, then its step and outcome."""
+    words = [labels.EVENT.get(type_, type_)]
+    words += [w for w in (labels.STEP.get(data.get("step") or ""),) if w]
+    if type_ == "round_closed":
+        words += [w for w in (labels.OUTCOME.get(data.get("outcome") or ""),) if w]
+    return "：".join(words)
+
+
+def unit_names(session: Session, codes: Iterable[str | None]) -> dict[str, str]:
+    """The names of the units ``codes`` name (one query for a page or a detail)."""
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return {}
+    found = session.exec(select(Unit.code, Unit.name).where(col(Unit.code).in_(wanted))).all()
+    return dict(found)
+
+
 def detail(session: Session, row: Deliberation) -> dict[str, Any]:
     rounds = session.exec(
         select(DeliberationRound)
@@ -34,8 +53,15 @@ def detail(session: Session, row: Deliberation) -> dict[str, Any]:
         .where(DeliberationEvent.deliberation_id == row.id)
         .order_by(col(DeliberationEvent.seq))
     ).all()
+    names = unit_names(
+        session,
+        [row.unit_code, row.opened_unit_code, row.responsible_unit, row.decision_unit]
+        + [r.unit_code for r in rounds]
+        + [e.unit_code for e in events],
+    )
     return {
-        **summary(row),
+        **summary(row, names),
+        "opened_unit": {"code": row.opened_unit_code, "name": names.get(row.opened_unit_code)},
         "description": row.description,
         "participants": row.participants,
         "departments": row.departments,
@@ -44,14 +70,23 @@ def detail(session: Session, row: Deliberation) -> dict[str, Any]:
             {
                 "number": r.number,
                 "unit": r.unit_code,
+                "unit_name": names.get(r.unit_code),
                 "opened_at": r.opened_at,
                 "deadline": r.deadline,
                 "closed_at": r.closed_at,
                 "outcome": r.outcome,
+                "outcome_label": labels.OUTCOME.get(r.outcome or "", r.outcome),
                 "attendance": r.attendance,
                 "votes": _votes(r.votes),
                 "summary": r.summary,
-                "steps": [{**s, "votes": _votes(s.get("votes"))} for s in r.steps or []],
+                "steps": [
+                    {
+                        **s,
+                        "label": labels.STEP.get(s.get("step", ""), s.get("step")),
+                        "votes": _votes(s.get("votes")),
+                    }
+                    for s in r.steps or []
+                ],
             }
             for r in rounds
         ],
@@ -59,9 +94,16 @@ def detail(session: Session, row: Deliberation) -> dict[str, Any]:
             {
                 "seq": e.seq,
                 "type": e.type,
+                "label": _event_label(e.type, e.data or {}),
                 "at": e.at,
-                "actor": {"user": e.actor_user, "role": e.actor_role, "unit": e.actor_unit},
+                "actor": {
+                    "user": e.actor_user,
+                    "name": e.actor_name,
+                    "role": e.actor_role,
+                    "unit": e.actor_unit,
+                },
                 "unit": e.unit_code,
+                "unit_name": names.get(e.unit_code or ""),
                 "data": e.data,
             }
             for e in events
@@ -69,16 +111,20 @@ def detail(session: Session, row: Deliberation) -> dict[str, Any]:
     }
 
 
-def summary(row: Deliberation) -> dict[str, Any]:
+def summary(row: Deliberation, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The list's row (and the head of a detail); ``names`` of the units it names, when known."""
+    names = names or {}
     decision = None
     if row.decision_text is not None:
         decision = {
             "text": row.decision_text,
             "responsible_unit": row.responsible_unit,
+            "responsible_name": names.get(row.responsible_unit or ""),
             "due": row.due,
             "progress": row.progress,
             "progress_note": row.progress_note,
             "via": row.decision_via,
+            "via_label": labels.VIA.get(row.decision_via or "", row.decision_via),
             "level": row.decision_level,
             "unit": row.decision_unit,
             "decided_at": row.decided_at,
@@ -89,9 +135,11 @@ def summary(row: Deliberation) -> dict[str, Any]:
         "id": row.id,
         "topic": row.topic,
         "kind": row.kind,
+        "kind_label": labels.KIND.get(row.kind, row.kind),
         "status": row.status,
-        "status_label": STATUS_LABEL.get(row.status, row.status),
+        "status_label": labels.STATUS.get(row.status, row.status),
         "unit": row.unit_code,
+        "unit_name": names.get(row.unit_code),
         "level": row.level,
         "issue_id": row.issue_id,
         "round": row.round,

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, true
 from sqlmodel import Session, col, select
 
 from api.cursors import after, encode_cursor
-from api.deliberation_detail import summary
+from api.deliberation_detail import summary, unit_names
 from api.deps import Principal
 from api.problems import invalid
 from domain.deliberation.rules import STAFF_READERS
@@ -83,8 +83,10 @@ def listing(
     page = page.order_by(col(Deliberation.opened_at).desc(), col(Deliberation.id).desc())
     rows = session.exec(page.limit(limit + 1)).all()
     last = rows[limit - 1] if len(rows) > limit else None
+    rows = rows[:limit]
+    names = unit_names(session, [c for r in rows for c in (r.unit_code, r.responsible_unit)])
     return {
-        "data": [summary(r) for r in rows[:limit]],
+        "data": [summary(r, names) for r in rows],
         "count": total,
         "next_cursor": encode_cursor(last.opened_at, last.id) if last else None,
     }

@@ -64,6 +64,21 @@ def dashboard_issue(issue_id: Annotated[str, PathParam(max_length=64)]) -> FileR
     return _page()
 
 
+@router.get("/dashboard/deliberations")
+def dashboard_deliberations() -> FileResponse:
+    """The same page on its deliberations view (协商议事): open, awaiting decision, implementing,
+    awaiting evaluation."""
+    return _page()
+
+
+@router.get("/dashboard/deliberations/{deliberation_id}")
+def dashboard_deliberation(
+    deliberation_id: Annotated[str, PathParam(max_length=64)],
+) -> FileResponse:
+    """The same page, opening one deliberation's timeline (links from issues and notices)."""
+    return _page()
+
+
 @router.get("/dashboard/static/vendor/plotly.min.js")
 def plotly() -> FileResponse:
     return FileResponse(

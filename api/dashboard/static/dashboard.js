@@ -31,7 +31,10 @@
     categoriesLoaded: false,
     timers: [],
     busy: { stats: false, alerts: false },
+    view: "issues",
   };
+  // Other views of the page (deliberations.js) register here: start, stop, refresh, show, route.
+  const views = [];
 
   const $ = (id) => document.getElementById(id);
 
@@ -193,6 +196,7 @@
     $("app-view").hidden = true;
     $("who").hidden = true;
     $("issue-modal").hidden = true;
+    for (const v of views) v.stop();
     $("login-view").hidden = false;
     $("login-error").textContent = message || "";
   }
@@ -239,8 +243,9 @@
   }
 
   function onFilterChange() {
-    $("custom-period").hidden = $("filter-period").value !== "custom";
+    $("custom-period").hidden = state.view !== "issues" || $("filter-period").value !== "custom";
     refreshAll();
+    for (const v of views) v.refresh();
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
@@ -533,6 +538,50 @@
     return parts.join("；");
   }
 
+  // A record's events, oldest first: when, what, who, and ``detail(e)``'s words (and links).
+  function timeline(id, events, detail) {
+    return el(
+      "ol",
+      { class: "timeline", id },
+      events.map((e) =>
+        el(
+          "li",
+          { class: `ev-${e.type}` },
+          el("time", { datetime: e.at }, when(e.at)),
+          el("strong", {}, e.label),
+          el("span", { class: "actor" }, e.actor.name || e.actor.user),
+          el("span", { class: "detail" }, detail(e)),
+        ),
+      ),
+    );
+  }
+
+  // The issue's 'deliberation' event leads to that deliberation's own timeline.
+  function deliberationLink(e) {
+    const id = e.type === "deliberation" && e.data && e.data.deliberation_id;
+    if (!id) return null;
+    const topic = e.data.topic ? `议题：${e.data.topic}` : "";
+    return el(
+      "span",
+      {},
+      topic,
+      el(
+        "a",
+        {
+          class: "link deliberation-link",
+          href: `/dashboard/deliberations/${encodeURIComponent(id)}`,
+          onclick: (event) => {
+            event.preventDefault();
+            $("issue-modal").hidden = true;
+            showView("deliberations");
+            for (const v of views) v.open(id);
+          },
+        },
+        "查看协商议事",
+      ),
+    );
+  }
+
   function renderIssue(issue) {
     const tags = el(
       "div",
@@ -605,20 +654,7 @@
     const units = {};
     for (const l of issue.levels) units[l.unit] = l.unit_name;
     for (const d of issue.departments) units[d.department] = d.name;
-    const events = el(
-      "ol",
-      { class: "timeline", id: "issue-events" },
-      issue.events.map((e) =>
-        el(
-          "li",
-          { class: `ev-${e.type}` },
-          el("time", { datetime: e.at }, when(e.at)),
-          el("strong", {}, e.label),
-          el("span", { class: "actor" }, e.actor.name || e.actor.user),
-          el("span", { class: "detail" }, eventDetail(e, units)),
-        ),
-      ),
-    );
+    const events = timeline("issue-events", issue.events, (e) => [eventDetail(e, units), deliberationLink(e)]);
 
     const outcome = [];
     if (issue.resolution) {
@@ -697,7 +733,34 @@
 
   function closeIssue(push = true) {
     $("issue-modal").hidden = true;
-    if (push && location.pathname !== "/dashboard") history.pushState({}, "", "/dashboard");
+    const home = state.view === "deliberations" ? "/dashboard/deliberations" : "/dashboard";
+    if (push && location.pathname !== home) history.pushState({}, "", home);
+  }
+
+  // ---- views -----------------------------------------------------------------------------------
+
+  function viewInPath() {
+    return location.pathname.startsWith("/dashboard/deliberations") ? "deliberations" : "issues";
+  }
+
+  function showView(view) {
+    state.view = view;
+    $("issues-view").hidden = view !== "issues";
+    for (const label of document.querySelectorAll(".issues-filter")) label.hidden = view !== "issues";
+    $("custom-period").hidden = view !== "issues" || $("filter-period").value !== "custom";
+    for (const a of document.querySelectorAll("#views a")) a.classList.toggle("active", a.dataset.view === view);
+    for (const v of views) v.show(view);
+    // Charts drawn while hidden take their size when shown.
+    if (view === "issues") for (const chart of document.querySelectorAll("#issues-view .js-plotly-plot")) Plotly.Plots.resize(chart);
+  }
+
+  // The path names what is open: a view, an issue or a deliberation.
+  function route() {
+    showView(viewInPath());
+    const id = issueInPath();
+    if (id) openIssue(id, false);
+    else $("issue-modal").hidden = true;
+    for (const v of views) v.route();
   }
 
   function issueInPath() {
@@ -725,8 +788,8 @@
       setInterval(() => document.hidden || refreshAlerts(), ALERTS_EVERY_MS),
       setInterval(() => document.hidden || refreshStats(), STATS_EVERY_MS),
     ];
-    const id = issueInPath();
-    if (id) openIssue(id, false);
+    for (const v of views) v.start();
+    route();
   }
 
   function init() {
@@ -745,14 +808,36 @@
     $("issue-close").addEventListener("click", () => closeIssue());
     $("issue-modal").addEventListener("click", (e) => e.target === $("issue-modal") && closeIssue());
     document.addEventListener("keydown", (e) => e.key === "Escape" && !$("issue-modal").hidden && closeIssue());
-    window.addEventListener("popstate", () => {
-      const id = issueInPath();
-      if (id && token()) openIssue(id, false);
-      else closeIssue(false);
-    });
+    for (const a of document.querySelectorAll("#views a")) {
+      a.addEventListener("click", (e) => {
+        e.preventDefault();
+        if (location.pathname !== a.getAttribute("href")) history.pushState({}, "", a.getAttribute("href"));
+        route();
+      });
+    }
+    window.addEventListener("popstate", () => token() && route());
     if (token()) start();
     else signOut("");
   }
 
-  init();
+  // What the other views of the page share with this one (loaded after it, started by it).
+  window.Linkage = {
+    el,
+    fillBody,
+    timeline,
+    pct,
+    when,
+    remaining,
+    api,
+    showError,
+    AuthError,
+    LEVEL_LABEL,
+    township: () => $("filter-township").value,
+    showView,
+    openIssue: (id) => openIssue(id),
+    register: (view) => views.push(view),
+  };
+
+  // After deliberations.js has registered (scripts with defer run in order, then DOMContentLoaded).
+  document.addEventListener("DOMContentLoaded", init);
 })();
