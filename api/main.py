@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import admin, docs, inputs, problems
+from api import admin, docs, duties, inputs, problems
 from api.deps import API_PREFIX
 from api.disclosure import publication
 from api.disclosure import routes as disclosure
@@ -141,6 +141,8 @@ def create_app(
     # The citizens' and field workers' side: open reporting, topics, polls, /m/ (api.public).
     for router in citizens.ROUTERS:
         app.include_router(router)
+    # Duties on a calendar: publications, patrol check-ins, their figures and reports.
+    app.include_router(duties.router)
     return app
 
 
