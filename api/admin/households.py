@@ -10,16 +10,21 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Table, TableStyle
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.admin.scope import AdminDep, audit, unit_in_scope
-from api.deps import API_PREFIX, Principal, SessionDep
+from api.deps import API_PREFIX, Principal, SessionDep, in_thread
+from api.disclosure.printing import BODY, SMALL, a4_pdf, paragraph, style
 from api.problems import invalid, responses
 from domain.models import UnitKind
 from store.tables import Household, Unit
@@ -29,6 +34,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin/households", tags=["admin"])
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8  # 40 bits: guessing a valid code of a village is hopeless
 MAX_BATCH = 2000
+SLIP_NOTE = "协商议事投票户码 · 每户一票 · 请妥善保管"
+SHEET_NOTE = "沿虚线剪开，每户一张。户码不记录户主姓名：哪一户拿到哪一张，由村里自行登记。"
 
 
 class HouseholdsAdd(BaseModel):
@@ -111,7 +118,7 @@ def sheet_html(unit: Unit, rows: list[Household]) -> str:
     slips = "\n".join(
         f'<div class="slip"><div class="v">{escape(unit.name)}</div>'
         f'<div class="n">第 {h.number} 户</div><div class="c">{h.code}</div>'
-        '<div class="t">协商议事投票户码 · 每户一票 · 请妥善保管</div></div>'
+        f'<div class="t">{SLIP_NOTE}</div></div>'
         for h in rows
         if h.active
     )
@@ -126,11 +133,55 @@ h1 {{ font-size: 16pt; }}
 .c {{ font: bold 18pt monospace; letter-spacing: 2px; margin: 2mm 0; }}
 @media print {{ h1, p {{ display: none; }} body {{ margin: 8mm; }} }}
 </style></head><body>
-<h1>{escape(unit.name)}（{unit.code}）投票户码，共 {len(rows)} 户</h1>
-<p>沿虚线剪开，每户一张。户码不记录户主姓名：哪一户拿到哪一张，由村里自行登记。</p>
+<h1>{escape(sheet_title(unit, rows))}</h1>
+<p>{SHEET_NOTE}</p>
 <div class="grid">
 {slips}
 </div></body></html>"""
+
+
+def sheet_title(unit: Unit, rows: list[Household]) -> str:
+    return f"{unit.name}（{unit.code}）投票户码，共 {len(rows)} 户"
+
+
+# The code in a Latin monospace face, large: it is read aloud and typed on a phone.
+_CODE = ParagraphStyle("household-code", fontName="Courier-Bold", fontSize=17, leading=22)
+
+
+def sheet_pdf(unit: Unit, rows: list[Household]) -> bytes:
+    """The same sheet as an A4 PDF: three slips a row, dashed lines to cut along."""
+    slips = [
+        [
+            paragraph(unit.name, SMALL),
+            paragraph(f"第 {h.number} 户"),
+            paragraph(h.code, _CODE),
+            paragraph(SLIP_NOTE, style(7, 9)),
+        ]
+        for h in rows
+        if h.active
+    ]
+    grid: list[list[Any]] = [slips[i : i + 3] for i in range(0, len(slips), 3)]
+    if grid:
+        grid[-1] += [""] * (3 - len(grid[-1]))
+    story: list[Flowable] = [
+        paragraph(sheet_title(unit, rows), style(14, 20)),
+        paragraph(SHEET_NOTE, BODY),
+    ]
+    if grid:
+        table = Table(grid, colWidths=[60 * mm] * 3)
+        # (3, 2): dashes of 3 points and gaps of 2, the line the village cuts along.
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.6, colors.grey, None, (3, 2)),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 3 * mm),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3 * mm),
+                ]
+            )
+        )
+        story.append(table)
+    return a4_pdf(story, title=sheet_title(unit, rows), author=unit.name, margin_mm=12)
 
 
 @router.post("", status_code=201, response_model=HouseholdList, responses=responses(401, 403, 422))
@@ -172,3 +223,29 @@ def sheet(
     """可打印的户码单（A4，每户一张，沿虚线剪开发放）。"""
     unit, rows = households_of(session, admin, village)
     return HTMLResponse(sheet_html(unit, rows), headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/sheet.pdf",
+    response_class=Response,
+    responses={
+        **responses(401, 403, 422),
+        200: {"content": {"application/pdf": {}}, "description": "A4 PDF"},
+    },
+)
+async def sheet_as_pdf(
+    admin: AdminDep,
+    session: SessionDep,
+    village: Annotated[str, Query(min_length=12, max_length=12)],
+) -> Response:
+    """可打印的户码单（PDF，A4，中文字体；每行三张，沿虚线剪开发放）。"""
+    unit, rows = await in_thread(households_of, session, admin, village)
+    pdf = await in_thread(sheet_pdf, unit, rows)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="households-{unit.code}.pdf"',
+        },
+    )

@@ -1,45 +1,22 @@
 """The printable notice of a unit's 公示栏 (A4 PDF, for the village's board): the same content as
-the page, in the same words (``words.py``).
-
-The Chinese text is set in STSong-Light, one of the Adobe CID fonts every PDF reader supplies, so
-the server needs no font file and the notice prints the same from a fresh install.
+the page, in the same words (``words.py``), set in the Chinese font of ``printing.py``.
 """
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
+from api.disclosure.printing import HEADING, SMALL, TITLE, a4_pdf
+from api.disclosure.printing import paragraph as _p
 from api.disclosure.schemas import Disclosure, Figures
 from api.disclosure.words import PRIVACY, decision_facts, figure_rows, issue_facts
 
-FONT = "STSong-Light"
 STAMP = "%Y-%m-%d %H:%M"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-
-
-def _style(size: float, leading: float, bold: bool = False) -> ParagraphStyle:
-    # CJK wrapping breaks lines between any two characters, as Chinese print does.
-    return ParagraphStyle(
-        f"s{size}{bold}", fontName=FONT, fontSize=size, leading=leading, wordWrap="CJK"
-    )
-
-
-TITLE, HEADING, BODY, SMALL = _style(20, 26), _style(14, 20), _style(10.5, 15), _style(9, 12)
-
-
-def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
-    return Paragraph(escape(text), style)
 
 
 def _figures(f: Figures) -> Table:
@@ -71,17 +48,6 @@ def _list(items: list[tuple[str, list[str]]], empty: str) -> list[Flowable]:
 
 def render(d: Disclosure, zone: ZoneInfo, now: datetime) -> bytes:
     """The notice as PDF bytes."""
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-        title=f"{d.unit.name} 公示栏 {d.period.label}",
-        author=d.unit.name,
-    )
     above = " · ".join(u.name for u in d.ancestors)
     issues = [(i.title, issue_facts(i, zone)) for i in d.issues]
     decisions = [(x.topic, decision_facts(x, zone)) for x in d.decisions]
@@ -109,5 +75,4 @@ def render(d: Disclosure, zone: ZoneInfo, now: datetime) -> bytes:
             SMALL,
         ),
     ]
-    doc.build(story)
-    return out.getvalue()
+    return a4_pdf(story, title=f"{d.unit.name} 公示栏 {d.period.label}", author=d.unit.name)

@@ -61,6 +61,7 @@
       try { detail = (await r.json()).detail || detail; } catch (_) { /* 非 JSON */ }
       throw new Problem(detail);
     }
+    if (raw === "blob") return r.blob();
     if (raw) return r.text();
     return r.status === 204 ? null : r.json();
   }
@@ -236,6 +237,15 @@
     });
   }
 
+  // The same sheet as an A4 PDF (Chinese font in the file): for printers that ignore the page's CSS.
+  async function householdsPdf() {
+    await act(async () => {
+      const village = new FormData($("household-form")).get("village");
+      const pdf = await call("GET", `/admin/households/sheet.pdf?village=${encodeURIComponent(village)}`, undefined, "blob");
+      window.open(URL.createObjectURL(pdf), "_blank");
+    });
+  }
+
   function brief(values) {
     return values ? JSON.stringify(values) : "—";
   }
@@ -281,6 +291,7 @@
     $("channel-form").addEventListener("submit", setChannel);
     $("household-form").addEventListener("submit", addHouseholds);
     $("household-print").addEventListener("click", printHouseholds);
+    $("household-pdf").addEventListener("click", householdsPdf);
     for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => show(b.dataset.tab));
     start();
   });
