@@ -35,8 +35,8 @@ REDOC_JS_URL = f"{REDOC_URL}/redoc.standalone.js"
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 EMPTY_IMAGE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
 
-# Swagger UI sends the spec's address to validator.swagger.io for a badge whenever the page is not
-# on localhost, which is every real server; no validator means no badge and no request.
+# Swagger UI's validator badge asks validator.swagger.io about the spec on any host but localhost.
+# FastAPI's layout shows no badge; with no validator, none can appear if the layout changes.
 SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 
 
