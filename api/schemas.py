@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from api.duty_stats import DutyShareOut
 from api.inputs import CONTROL_CLASS
 from domain.models import Channel, Satisfaction, Status, Urgency
 
@@ -553,6 +554,10 @@ class StatsOut(StatsSummaryOut):
     village_rankings: list[RankingOut] = Field(description="辖区内村（社区）红黑榜")
     by_category: list[CategoryCountOut] = Field(description="各类别事项数（全部类别，含0）")
     trend: TrendOut = Field(description="趋势：按日或按周的登记、办结、新增超期")
+    duties: list[DutyShareOut] = Field(
+        default_factory=list,
+        description="各项职责的按时率（议事会、代表会议、联席会议、村务公开、巡查）：辖区合计及各单位",
+    )
 
 
 class AlertOut(BaseModel):

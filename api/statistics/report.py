@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
+from api.duty_stats import duty_shares
 from api.problems import invalid
 from api.schemas import (
     CategoryCountOut,
@@ -199,4 +200,5 @@ def build_stats(
         village_rankings=ranked(in_subtree(Unit.path, target), _of_kind(UnitKind.VILLAGE)),
         by_category=by_category,
         trend=_trend(scope, events, zone, bucket, now),
+        duties=duty_shares(session, target.path, scope.since, scope.until),
     )
