@@ -31,19 +31,11 @@ from api.statistics import figures, tallies
 from api.statistics.periods import between
 from api.statistics.scope import StatsScope, in_subtree
 from domain import labels
+from domain.deliberation import labels as deliberation_labels
 from domain.models import Status
 from store.tables import Category, Issue, IssueLevel, Unit, table_of
 
 ISSUE_LIMIT = 500  # a county's month can hold thousands: the board lists the latest, counts all
-KIND = {
-    "village_council": "村民议事会",
-    "representatives_meeting": "村民代表会议",
-    "joint_meeting": "联席会议",
-    "hearing": "听证会",
-    "poll": "协商式民意调查",
-    "consultation": "民主恳谈",
-    "four_deliberations": "四议两公开",
-}
 DELIBERATION_STATUS = {
     "open": "协商中",
     "submitted": "提请决策",
@@ -164,7 +156,7 @@ def decisions(session: Session, unit: Unit, period: Period) -> list[Decision]:
         Decision(
             topic=r["topic"],
             kind=r["kind"],
-            kind_name=KIND.get(r["kind"], r["kind"]),
+            kind_name=deliberation_labels.KIND.get(r["kind"], r["kind"]),
             status=r["status"],
             status_name=DELIBERATION_STATUS.get(r["status"], r["status"]),
             decision=r["decision"],

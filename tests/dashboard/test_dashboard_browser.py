@@ -288,6 +288,14 @@ async def _watched_page(browser: Any, base: str) -> tuple[Any, list[str]]:
     return page, problems
 
 
+async def _sign_in(page: Any, base: str, password: str) -> None:
+    """The county supervisor signs in on the dashboard's form."""
+    await page.goto(f"{base}/dashboard")
+    await page.fill("#username", "county-supervisor")
+    await page.fill("#password", password)
+    await page.click("#login-submit")
+
+
 async def test_dashboard_in_chromium(seeded: Stack) -> None:
     stack = seeded
     warned, overdue = stack.alerts()
@@ -307,10 +315,7 @@ async def test_dashboard_in_chromium(seeded: Stack) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     async with _chromium(stack.base) as (page, problems):
         # Sign in.
-        await page.goto(f"{stack.base}/dashboard")
-        await page.fill("#username", "county-supervisor")
-        await page.fill("#password", "wrong")
-        await page.click("#login-submit")
+        await _sign_in(page, stack.base, "wrong")
         await page.wait_for_selector("#login-error:has-text('用户名或密码错误')")
         assert all("401" in p for p in problems), problems  # only that refusal
         problems.clear()
@@ -507,10 +512,7 @@ async def test_deliberations_in_chromium(stack: Stack) -> None:
         township_name = township.name
     ARTIFACTS.mkdir(exist_ok=True)
     async with _chromium(stack.base) as (page, problems):
-        await page.goto(f"{stack.base}/dashboard")
-        await page.fill("#username", "county-supervisor")
-        await page.fill("#password", "demo")
-        await page.click("#login-submit")
+        await _sign_in(page, stack.base, "demo")
         await page.wait_for_selector("#app-view:not([hidden]) #chart-open-by-level .main-svg")
 
         # The view: each deliberation in its list, the counts from the statistics.
