@@ -1,16 +1,15 @@
 """Every page people use works inside an isolated government network (政务外网, intranet).
 
 One app (uvicorn, a time-skipping Temporal server and a worker behind it, one registered issue)
-and one Chromium (Debian's, headless) open every page in ``PAGES``. The browser reaches the app by
-a name, ``linkage.test``, as a county's staff do (Swagger UI, for one, treats localhost apart);
-it resolves no other name, and every request to an address other than the app's is aborted as
-unreachable. A page fails if it attempted any such request, logged a console error, threw, or a
-request to the app itself failed; it must also show what it is for (``ready``, ``text``).
+and one Chromium (Debian's, headless) open every page in ``PAGES`` with ``isolation.visit``: the
+browser reaches the app by name and nothing else. A page fails if it attempted to reach any other
+address, links one, logged a console error, threw, or a request to the app itself failed; it must
+also show what it is for (``ready``, ``text``).
 
 New pages join ``PAGES``: ``test_every_page_route_is_listed`` fails for a page route the app serves
 that is in neither ``PAGES`` nor ``NOT_PAGES``. ``test_the_check_catches_outside_assets`` shows
-the check is real: it links a CDN's script and stylesheet into drawn pages and expects them
-reported. Screenshots go to ``test-artifacts/isolated-<page>.png``.
+the check is real: it links a CDN's script and stylesheet and a preconnect to a font server into
+drawn pages and expects them reported. Screenshots go to ``test-artifacts/isolated-<page>.png``.
 """
 
 from __future__ import annotations
@@ -20,14 +19,12 @@ import json
 import shutil
 import socket
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -43,6 +40,7 @@ from domain.payloads import DATA_CONVERTER
 from settings import ROOT, Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
+from tests.dashboard.isolation import HOST, LAUNCH_ARGS, PHONE, Page, visit
 from workers.main import build_worker
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
@@ -51,45 +49,16 @@ needs_chromium = pytest.mark.skipif(
     reason=f"no Chromium at {CHROMIUM} (apt-get install chromium fonts-wqy-microhei)",
 )
 ARTIFACTS = ROOT / "test-artifacts"
-HOST = "linkage.test"  # reserved for testing (RFC 2606): resolves nowhere but here
-# The app's name maps to loopback; every other name fails to resolve, so not even a DNS query
-# leaves the machine before a request reaches the abort below.
-LAUNCH_ARGS = [f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP * ~NOTFOUND"]
 VILLAGE = "611025001001"  # 新城社区, 永乐街道
-DASHBOARD_TOKEN, ADMIN_TOKEN = "linkage.token", "linkage.admin.token"  # sessionStorage keys
+ADMIN_TOKEN = "linkage.admin.token"  # sessionStorage key of the admin pages' sign-in
 FIELD_TOKEN = "linkage-field-token"  # localStorage: the field page keeps it across visits
-DESK, PHONE = (1440, 1000), (390, 844)
-QUIET_SECONDS = 0.5  # a page is done when no request of its own has been in flight this long
-READY_SECONDS = 30  # generous: Swagger UI alone parses the whole OpenAPI on a busy machine
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page people open, as they open it.
-
-    ``path`` may hold ``{issue_id}``, ``{code}`` (a village), ``{tracking_code}`` and ``{pin}``,
-    filled from the stack's issue. ``steps`` are what its user does first, as
-    ``(action, selector, value)`` with ``action`` ``fill`` or ``click``. ``ready`` is a selector
-    present once the page has drawn what it is for, ``text`` words it must then show.
-    ``account`` signs the page in: its token under ``token_key`` in ``storage``, where the
-    page's own script keeps it after a sign-in.
-    """
-
-    name: str
-    path: str
-    ready: str
-    text: tuple[str, ...] = ()
-    account: str | None = None
-    token_key: str = DASHBOARD_TOKEN
-    storage: str = "sessionStorage"
-    steps: tuple[tuple[str, str, str], ...] = ()
-    viewport: tuple[int, int] = DESK
 
 
 PLACES_LOADED = "#township option:not([value=''])"  # the phone pages' township list arrived
 
 # Every page people use. A new page joins this list with its path, a selector it shows when drawn
 # and, if it needs one, an account; test_every_page_route_is_listed names any page route missing.
+# Paths may use the stack's values: {issue_id}, {code} (a village), {tracking_code}, {pin}.
 PAGES: tuple[Page, ...] = (
     Page("home", "/", "select#unit", ("我要办事", "查看公示栏")),
     Page("login", "/dashboard", "#login-view:not([hidden]) #login-submit", ("登录",)),
@@ -355,137 +324,13 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
-# ---- the check ----------------------------------------------------------------------------------
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-# Where the page's elements load from (or, for link rel=preconnect/dns-prefetch, reach ahead).
-LOADING_ADDRESSES = """() => [...document.querySelectorAll(
-    "link[href], script[src], img[src], iframe[src], source[src], video[src], audio[src],"
-    + " embed[src], object[data]")]
-    .map((e) => e.href || e.src || e.data)
-    .filter((url) => /^(https?|wss?):/.test(url))"""
-
-
-@dataclass
-class Watch:
-    """What one page did that a page on an isolated network must not do.
-
-    ``outside`` holds every request the page attempted to an address other than the app's (each
-    aborted as unreachable), ``linked`` the other addresses its elements load from or connect to
-    ahead (preconnect and dns-prefetch make no request a route sees), ``errors`` its console
-    errors, uncaught exceptions and failed requests to the app.
-    """
-
-    origin: str
-    outside: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    linked: list[str] = field(default_factory=list)
-    in_flight: int = 0
-    last_change: float = field(default_factory=time.monotonic)
-
-    async def route(self, route: Any) -> None:
-        url = route.request.url
-        if _origin(url) != self.origin:
-            self.outside.append(url)
-            await route.abort("addressunreachable")
-        else:
-            await route.continue_()
-
-    def listen(self, page: Any) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-        page.on("request", lambda _: self._count(+1))
-        page.on("requestfinished", lambda _: self._count(-1))
-        page.on("requestfailed", self._failed)
-        page.on("websocket", self._websocket)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-
-    def _failed(self, request: Any) -> None:
-        self._count(-1)
-        if _origin(request.url) == self.origin:
-            self.errors.append(f"failed: {request.url} ({request.failure})")
-
-    def _websocket(self, socket: Any) -> None:
-        # Not routed: a WebSocket to another address is recorded here instead.
-        if urlsplit(socket.url).netloc != urlsplit(self.origin).netloc:
-            self.outside.append(socket.url)
-
-    def _count(self, step: int) -> None:
-        self.in_flight += step
-        self.last_change = time.monotonic()
-
-    async def quiet(self, seconds: float = 15) -> None:
-        """Wait until nothing has been in flight for ``QUIET_SECONDS``: late loads count too."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.in_flight <= 0 and time.monotonic() - self.last_change >= QUIET_SECONDS:
-                return
-            await asyncio.sleep(0.1)
-        self.errors.append(f"requests still in flight after {seconds} s")
-
-    async def sweep(self, page: Any) -> None:
-        addresses: list[str] = await page.evaluate(LOADING_ADDRESSES)
-        self.linked += [url for url in addresses if _origin(url) != self.origin]
-
-    def report(self, name: str) -> list[str]:
-        return (
-            [f"{name}: outside address {url}" for url in self.outside]
-            + [f"{name}: links outside {url}" for url in self.linked]
-            + [f"{name}: {error}" for error in self.errors]
-        )
-
-
-async def visit(browser: Any, stack: Stack, page: Page, inject: str | None = None) -> list[str]:
-    """Open one page in a fresh context as its user would; what went wrong, or nothing.
-
-    ``inject``, for the check's own test, is a script run in the page once it is ready.
-    """
-    from playwright.async_api import Error as PlaywrightError
-
-    width, height = page.viewport
-    context = await browser.new_context(
-        viewport={"width": width, "height": height}, locale="zh-CN", timezone_id="Asia/Shanghai"
+async def open_page(browser: Any, stack: Stack, page: Page, inject: str | None = None) -> list[str]:
+    """``visit`` with the stack's values and its account's token; a screenshot unless injected."""
+    token = await stack.token(page.account) if page.account else None
+    shot = ARTIFACTS / f"isolated-{page.name}.png" if inject is None else None
+    return await visit(
+        browser, page, stack.base, stack.fill, token=token, screenshot=shot, inject=inject
     )
-    try:
-        watch = Watch(stack.base)
-        await context.route("**/*", watch.route)
-        if page.account:
-            token = await stack.token(page.account)
-            await context.add_init_script(
-                f"{page.storage}.setItem({json.dumps(page.token_key)}, {json.dumps(token)})"
-            )
-        tab = await context.new_page()
-        watch.listen(tab)
-        url = stack.base + page.path.format(**stack.fill)
-        try:
-            await tab.goto(url)
-            for action, selector, value in page.steps:
-                if action == "fill":
-                    await tab.fill(selector, value.format(**stack.fill))
-                else:
-                    await tab.click(selector)
-            await tab.wait_for_selector(page.ready, state="attached", timeout=READY_SECONDS * 1000)
-            shown = await tab.inner_text("body")
-            watch.errors += [f"does not show {t!r}" for t in page.text if t not in shown]
-            if inject:
-                await tab.evaluate(inject)
-        except PlaywrightError as error:
-            watch.errors.append(f"{url} did not show {page.ready}: {error.message.splitlines()[0]}")
-        await watch.quiet()
-        await watch.sweep(tab)
-        if inject is None:
-            await tab.screenshot(path=str(ARTIFACTS / f"isolated-{page.name}.png"))
-        return watch.report(page.name)
-    finally:
-        await context.close()
 
 
 # ---- the tests ----------------------------------------------------------------------------------
@@ -496,7 +341,7 @@ async def visit(browser: Any, stack: Stack, page: Page, inject: str | None = Non
 async def test_every_page_works_offline(stack: Stack, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     # One after another: on two cores, pages side by side only slow each other down.
-    problems = [problem for page in PAGES for problem in await visit(browser, stack, page)]
+    problems = [problem for page in PAGES for problem in await open_page(browser, stack, page)]
     assert problems == [], "\n".join(problems)
 
 
@@ -528,7 +373,7 @@ async def test_the_check_catches_outside_assets(stack: Stack, browser: Any, name
     them first (the dashboard: the refusals are console errors naming them); so is a preconnect
     to a font server."""
     page = next(p for p in PAGES if p.name == name)
-    problems = await visit(browser, stack, page, inject=LINK_OUTSIDE_ASSETS)
+    problems = await open_page(browser, stack, page, inject=LINK_OUTSIDE_ASSETS)
     for url in (CDN_STYLE, CDN_SCRIPT):
         assert any(url in problem for problem in problems), (url, problems)
     assert f"{name}: links outside {FONTS}" in problems
