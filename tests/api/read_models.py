@@ -2,7 +2,8 @@
 
 ``any_read_model`` is the session's SQLite stack (``tests/api/conftest.py``), then the same app
 over a fresh PostgreSQL database with a worker of its own (its own task queue, on the session's
-time-skipping server). A test module imports the fixture to run its tests on both.
+time-skipping server). A test module imports the fixture to run its tests on both; one that
+needs the settings too (to build apps of its own) enters ``postgres_stack`` itself.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -24,18 +26,12 @@ from tests.conftest import fresh_postgres_database
 from workers.main import build_worker
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-async def any_read_model(
-    request: pytest.FixtureRequest,
-    api: Api,
-    settings: Settings,
-    temporal_env: WorkflowEnvironment,
-) -> AsyncIterator[Api]:
-    if request.param == "sqlite":
-        yield api
-        return
+@asynccontextmanager
+async def postgres_stack(
+    settings: Settings, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[tuple[Api, Settings]]:
+    """The app over a fresh, seeded PostgreSQL database with a worker of its own (its own task
+    queue, on the session's time-skipping server), and the settings it runs with."""
     with fresh_postgres_database() as url:
         on_postgres = settings.model_copy(
             update={"database_url": url, "task_queue": f"api-pg-{uuid.uuid4().hex[:8]}"}
@@ -60,6 +56,22 @@ async def any_read_model(
                         async with httpx.AsyncClient(
                             transport=transport, base_url="http://testserver/api/v1"
                         ) as http:
-                            yield Api(http, engine, temporal_env)
+                            yield Api(http, engine, temporal_env), on_postgres
         finally:
             engine.dispose()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def any_read_model(
+    request: pytest.FixtureRequest,
+    api: Api,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+) -> AsyncIterator[Api]:
+    if request.param == "sqlite":
+        yield api
+        return
+    async with postgres_stack(settings, temporal_env) as (on_postgres, _):
+        yield on_postgres

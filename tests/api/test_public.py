@@ -1,14 +1,16 @@
 """Open reporting without an account, its throttle, invalid marks and proposed topics, over the
 real app, a time-skipping Temporal server, a worker and the read model.
 
-Each test builds its own app on the session's engine and Temporal (so its throttle counts start
-at zero, with limits small enough to reach) and uses phone numbers of its own.
+Each test builds its own app on the round's engine and Temporal (so its throttle counts start at
+zero, with limits small enough to reach) and uses phone numbers of its own. Every test runs on
+SQLite, then on PostgreSQL (its own seeded database and worker).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,17 +23,52 @@ from api.main import create_app
 from settings import Settings
 from store.tables import Issue
 from tests.api.conftest import VILLAGE, Api, problem
+from tests.api.read_models import postgres_stack
 
 CLERK = f"village-{VILLAGE}"
 
 
+@dataclass(frozen=True)
+class Stack:
+    """The app's read model and the settings its worker runs with."""
+
+    api: Api
+    settings: Settings
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def stack(
+    request: pytest.FixtureRequest,
+    api: Api,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    worker: None,
+) -> AsyncIterator[Stack]:
+    """The session's SQLite stack, then the same over PostgreSQL (``postgres_stack``)."""
+    if request.param == "sqlite":
+        yield Stack(api, settings)
+        return
+    async with postgres_stack(settings, temporal_env) as (on_postgres, its_settings):
+        yield Stack(on_postgres, its_settings)
+
+
+@pytest.fixture
+def staff(stack: Stack) -> Api:
+    """The staff's calls, on the read model of this round."""
+    return stack.api
+
+
 @pytest.fixture
 async def public(
-    settings: Settings, engine: Engine, temporal_env: WorkflowEnvironment, worker: None
+    stack: Stack, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[httpx.AsyncClient]:
     limits = {"public_limit_per_address": "6/minute", "public_limit_per_phone": "2/minute"}
     app = create_app(
-        settings.model_copy(update=limits), temporal=temporal_env.client, engine=engine
+        stack.settings.model_copy(update=limits),
+        temporal=temporal_env.client,
+        engine=stack.api.engine,
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -62,7 +99,7 @@ def _issues_with(engine: Engine, phone: str) -> int:
 
 
 async def test_a_citizen_reports_without_an_account_and_the_phone_stays_masked(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     phone = _phone()
     r = await public.post("/public/issues", json=_report(phone), headers={"Idempotency-Key": "k1"})
@@ -73,7 +110,7 @@ async def test_a_citizen_reports_without_an_account_and_the_phone_stays_masked(
         "/public/issues", json=_report(phone), headers={"Idempotency-Key": "k1"}
     )
     assert again.status_code == 201 and again.json()["id"] == created["id"]
-    assert _issues_with(api.engine, phone) == 1
+    assert _issues_with(staff.engine, phone) == 1
     creds = {"tracking_code": created["tracking_code"], "pin": created["pin"]}
     tracked = (await public.post("/issues/track", json=creds)).json()
     assert (
@@ -81,12 +118,12 @@ async def test_a_citizen_reports_without_an_account_and_the_phone_stays_masked(
         and tracked["reporter"]["phone"] == f"{phone[:3]}****{phone[-4:]}"
     )
     assert tracked["title"] == "村口路灯坏了一个多月"
-    handling = (await api.get(f"/issues/{created['id']}", as_user=CLERK)).json()
+    handling = (await staff.get(f"/issues/{created['id']}", as_user=CLERK)).json()
     assert handling["reporter"]["phone"] == phone
 
 
 async def test_the_phones_limit_refuses_the_next_report_with_retry_after(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     phone = _phone()
     for _ in range(2):
@@ -95,16 +132,16 @@ async def test_the_phones_limit_refuses_the_next_report_with_retry_after(
     body = problem(r, 429)
     assert body["field"] == "phone" and body["type"] == "urn:linkage:problem:rate-limited"
     assert 0 < int(r.headers["Retry-After"]) <= 60
-    assert _issues_with(api.engine, phone) == 2  # nothing registered by the refused one
+    assert _issues_with(staff.engine, phone) == 2  # nothing registered by the refused one
 
 
 async def test_the_addresss_limit_refuses_whatever_the_phone(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     phones = [_phone() for _ in range(7)]
     answers = [(await public.post("/public/issues", json=_report(p))).status_code for p in phones]
     assert answers == [201] * 6 + [429]
-    assert _issues_with(api.engine, phones[-1]) == 0
+    assert _issues_with(staff.engine, phones[-1]) == 0
 
 
 @pytest.mark.parametrize(
@@ -118,59 +155,59 @@ async def test_the_addresss_limit_refuses_whatever_the_phone(
     ],
 )
 async def test_a_bad_field_is_a_problem_naming_it_and_registers_nothing(
-    public: httpx.AsyncClient, api: Api, change: dict[str, Any], field: str
+    public: httpx.AsyncClient, staff: Api, change: dict[str, Any], field: str
 ) -> None:
     body = {**_report(_phone()), **change}
     r = await public.post("/public/issues", json=body)
     assert problem(r, 422)["field"] == field
-    assert _issues_with(api.engine, body["phone"]) == 0
+    assert _issues_with(staff.engine, body["phone"]) == 0
 
 
 async def test_a_duplicate_is_marked_invalid_the_citizen_is_told_and_a_supervisor_overturns(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     first = (await public.post("/public/issues", json=_report(_phone()))).json()
     second = (await public.post("/public/issues", json=_report(_phone()))).json()
     mark = {"kind": "duplicate", "reason": "同一路灯", "duplicate_of": first["tracking_code"]}
-    r = await api.act(second["id"], "invalid", mark, as_user=CLERK)
+    r = await staff.act(second["id"], "invalid", mark, as_user=CLERK)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "invalid"
     creds = {"tracking_code": second["tracking_code"], "pin": second["pin"]}
     tracked = (await public.post("/issues/track", json=creds)).json()
     assert tracked["invalid"]["duplicate_code"] == first["tracking_code"]
     assert tracked["invalid"]["kind_label"] == "重复提交"
-    listed = await api.get("/issues", as_user="county-supervisor", status="invalid")
+    listed = await staff.get("/issues", as_user="county-supervisor", status="invalid")
     assert second["id"] in [i["id"] for i in listed.json()["data"]]
     # Only oversight reviews; the village cannot clear its own mark.
     review = {"overturn": True, "note": "不是同一处"}
-    refused = await api.act(second["id"], "invalid/review", review, as_user=CLERK)
+    refused = await staff.act(second["id"], "invalid/review", review, as_user=CLERK)
     assert refused.status_code == 403
-    r = await api.act(second["id"], "invalid/review", review, as_user="county-supervisor")
+    r = await staff.act(second["id"], "invalid/review", review, as_user="county-supervisor")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "pending_accept"
-    row = await api.settled(second["id"])
+    row = await staff.settled(second["id"])
     assert row.invalid_kind is None and row.status == "pending_accept"
 
 
 async def test_an_invalid_issue_leaves_the_units_figures(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     async def total() -> int:
-        r = await api.get("/stats", as_user=CLERK, unit=VILLAGE)
+        r = await staff.get("/stats", as_user=CLERK, unit=VILLAGE)
         assert r.status_code == 200, r.text
         return int(sum(r.json()["by_status"].values()))
 
     created = (await public.post("/public/issues", json=_report(_phone()))).json()
-    await api.settled(created["id"])
+    await staff.settled(created["id"])
     before = await total()
     mark = {"kind": "spam", "reason": "广告"}
-    assert (await api.act(created["id"], "invalid", mark, as_user=CLERK)).status_code == 200
-    await api.settled(created["id"])
+    assert (await staff.act(created["id"], "invalid", mark, as_user=CLERK)).status_code == 200
+    await staff.settled(created["id"])
     assert await total() == before - 1
 
 
 async def test_a_villager_proposes_a_topic_the_village_sees_the_phone_the_township_not(
-    public: httpx.AsyncClient, api: Api
+    public: httpx.AsyncClient, staff: Api
 ) -> None:
     phone = _phone()
     body = {"village_code": VILLAGE, "title": "修一条通组路", "phone": phone}
@@ -179,9 +216,9 @@ async def test_a_villager_proposes_a_topic_the_village_sees_the_phone_the_townsh
     assert r.json()["phone"] != phone
     again = await public.post("/public/topics", json=body, headers={"Idempotency-Key": "t1"})
     assert again.json()["id"] == r.json()["id"]
-    own = (await api.get("/topics", as_user=CLERK, village=VILLAGE)).json()
+    own = (await staff.get("/topics", as_user=CLERK, village=VILLAGE)).json()
     assert [t["phone"] for t in own if t["id"] == r.json()["id"]] == [phone]
-    above = (await api.get("/topics", as_user="township-611025001", village=VILLAGE)).json()
+    above = (await staff.get("/topics", as_user="township-611025001", village=VILLAGE)).json()
     assert [t["phone"] for t in above if t["id"] == r.json()["id"]] == [
         f"{phone[:3]}****{phone[-4:]}"
     ]
