@@ -58,7 +58,8 @@ PLACES_LOADED = "#township option:not([value=''])"  # the phone pages' township 
 
 # Every page people use. A new page joins this list with its path, a selector it shows when drawn
 # and, if it needs one, an account; test_every_page_route_is_listed names any page route missing.
-# Paths may use the stack's values: {issue_id}, {code} (a village), {tracking_code}, {pin}.
+# Paths may use the stack's values: {issue_id}, {deliberation_id}, {code} (a village),
+# {tracking_code}, {pin}.
 PAGES: tuple[Page, ...] = (
     Page("home", "/", "select#unit", ("我要办事", "查看公示栏")),
     Page("login", "/dashboard", "#login-view:not([hidden]) #login-submit", ("登录",)),
