@@ -118,8 +118,10 @@ class Watch:
         self.last_change = time.monotonic()
 
     async def quiet(self, seconds: float = 15) -> None:
-        """Wait until nothing has been in flight for ``QUIET_SECONDS``: late loads count too."""
-        deadline = time.monotonic() + seconds
+        """Wait until nothing has been in flight for ``QUIET_SECONDS`` from now on: late loads
+        count too, and what the page was just made to do has time to start."""
+        self.last_change = time.monotonic()
+        deadline = self.last_change + seconds
         while time.monotonic() < deadline:
             if self.in_flight <= 0 and time.monotonic() - self.last_change >= QUIET_SECONDS:
                 return
