@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.inputs import CONTROL_CLASS, Instant
 from api.schemas import Body, Code, OptionalText, Text
 from domain.deliberation.models import Body as MeetingBody
 from domain.deliberation.models import Kind, RoundOutcome, Step, Verdict
@@ -25,7 +26,9 @@ class WorkingDays(Body):
     working_days: int = Field(ge=1, le=365)
 
 
-Due = datetime | Annotated[str, StringConstraints(pattern=r"^P")] | WorkingDays
+# A duration's own pattern states the control characters api.inputs refuses in every string.
+Duration = Annotated[str, StringConstraints(pattern=rf"^P[^{CONTROL_CLASS}]*$")]
+Due = Instant | Duration | WorkingDays
 """ISO 8601 datetime, an ISO duration (``P10D``), or ``{"working_days": N}``."""
 
 
@@ -43,7 +46,7 @@ class DeliberationCreate(Body):
     issue_id: Code | None = None
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=200)
     departments: list[Code] = Field(default_factory=list, max_length=50)
-    meeting_at: datetime | None = None
+    meeting_at: Instant | None = None
     options: list[Topic] = Field(default_factory=list, max_length=20, description="民意调查选项")
 
 

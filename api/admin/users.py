@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlmodel import Session
 
 from api.admin.accounts import (
@@ -48,10 +49,14 @@ class UserCreate(BaseModel):
     email: str | None = Field(default=None, max_length=128)
 
 
+DisplayName = Annotated[str, Field(min_length=1, max_length=64, pattern=NOT_BLANK)]
+
+
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NOT_BLANK)
+    # Optional, never null: a name is changed or left, not cleared (the schema says so).
+    display_name: DisplayName | SkipJsonSchema[None] = None
     role: RoleText | None = None
     unit: str | None = Field(default=None, max_length=32)
     department: str | None = Field(default=None, max_length=64)
