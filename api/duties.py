@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError
@@ -191,19 +191,22 @@ def stats(
     )
 
 
-@router.get("/documents/{document_id}.{fmt}", responses=responses(401, 404))
+@router.get("/documents/{document_id}", responses=responses(401, 404, 422))
 def document(
-    document_id: str, fmt: str, principal: CurrentPrincipal, session: SessionDep
+    document_id: Annotated[str, Path(max_length=200)],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    format: Annotated[Literal["pdf", "html"], Query(description="pdf 或 html")] = "pdf",
 ) -> Response:
-    """会议报告（HTML 或 PDF）：本单位、上级和下级单位的工作人员可读。"""
+    """会议报告（PDF 或 HTML）：本单位、上级和下级单位的工作人员可读。"""
     doc = session.get(DutyDocument, document_id)
     unit = session.get(Unit, doc.unit_code) if doc else None
     readable = unit is not None and (
         principal.within(unit.path)
         or bool(principal.unit_path and principal.unit_path.startswith(unit.path))
     )
-    if doc is None or fmt not in ("html", "pdf") or not readable:
+    if doc is None or not readable:
         raise not_found("报告不存在或不在您的辖区内")
-    if fmt == "pdf":
+    if format == "pdf":
         return Response(doc.pdf, media_type="application/pdf")
     return Response(doc.html, media_type="text/html; charset=utf-8")

@@ -150,7 +150,7 @@ async def test_a_patrol_check_in_and_the_figures(api: Api, tmp_path: Path) -> No
     assert unit_stats.status_code == 200, unit_stats.text
     in_stats = {(d["kind"], d["unit"]): d["share"] for d in unit_stats.json()["duties"]}
     assert in_stats[("patrol", None)] == 0.5 and in_stats[("patrol", GRID)] == 0.5
-    pdf = await api.get("/duties/documents/doc-test.pdf", as_user=f"township-{TOWNSHIP}")
+    pdf = await api.get("/duties/documents/doc-test", as_user=f"township-{TOWNSHIP}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    hidden = await api.get("/duties/documents/doc-test.pdf", as_user="village-611025103217")
+    hidden = await api.get("/duties/documents/doc-test", as_user="village-611025103217")
     assert hidden.status_code == 404
