@@ -27,7 +27,14 @@ from temporalio.exceptions import ApplicationError
 from api import answers
 from api.deliberation_schemas import DeliberationCreate, DeliberationOut, Due, WorkingDays
 from api.deps import Principal
-from api.problems import REJECTED, forbidden, invalid, not_found, rejection_field
+from api.problems import (
+    REJECTED,
+    forbidden,
+    invalid,
+    not_found,
+    rejection_field,
+    rejection_reason,
+)
 from api.updates import admitted
 from domain.deliberation.models import (
     PARTICIPANT_ROLES,
@@ -248,7 +255,7 @@ async def execute(
         if isinstance(cause, ApplicationError) and cause.type == REJECTED:
             field = rejection_field(cause.message)
             if field is not None:
-                raise invalid(field, cause.message) from None
+                raise invalid(field, rejection_reason(cause.message)) from None
         raise
     return _out(result)
 

@@ -235,12 +235,12 @@ def detail(session: Session, principal: Principal, loaded: Loaded) -> IssueDetai
             if s.feedback
             else None
         ),
-        invalid=_invalid_out(s.invalid),
+        invalid=invalid_out(s.invalid),
         source="live" if loaded.live else "record",
     )
 
 
-def _invalid_out(mark: InvalidMark | None) -> InvalidOut | None:
+def invalid_out(mark: InvalidMark | None) -> InvalidOut | None:
     if mark is None:
         return None
     return InvalidOut(

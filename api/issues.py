@@ -26,6 +26,7 @@ from api import answers, metrics
 from api.cursors import after, encode_cursor
 from api.deps import Principal
 from api.idempotency import check_same, fingerprint, key_reused
+from api.issue_detail import invalid_out
 from api.problems import ProblemError, forbidden, invalid
 from api.schemas import (
     ActionOut,
@@ -56,6 +57,7 @@ from domain.models import (
     Urgency,
 )
 from settings import Settings
+from store.issue_state import invalid_mark
 from store.tables import Category, Department, Issue, IssueDepartment, Unit
 from store.units_import import UnitNotFound, ladder
 from workflows.issue import WORKFLOW_NAME, workflow_id
@@ -443,6 +445,7 @@ def _summary(row: Issue, unit_name: str | None) -> IssueSummary:
         overdue=row.overdue,
         registered_at=row.registered_at,
         closed_at=row.closed_at,
+        invalid=invalid_out(invalid_mark(row)),
     )
 
 

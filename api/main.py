@@ -29,6 +29,7 @@ from api.routes import (
     health,
     inbox,
     issues,
+    review,
     units,
 )
 from api.statistics import routes as stats
@@ -131,6 +132,7 @@ def create_app(
         stats,
         health,
         dashboard,
+        review,
         admin,
     ):
         app.include_router(module.router)

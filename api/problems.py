@@ -247,6 +247,11 @@ def rejection_field(reason: str) -> str | None:
     return match["field"] if match else None
 
 
+def rejection_reason(reason: str) -> str:
+    """A workflow refusal in the words people read: without its trailing ``(name)``."""
+    return _TRAILING_FIELD.sub("", reason)
+
+
 def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type == BUSY:

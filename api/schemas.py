@@ -277,6 +277,9 @@ class IssueSummary(BaseModel):
     overdue: bool = False
     registered_at: datetime
     closed_at: datetime | None = None
+    invalid: InvalidOut | None = Field(
+        default=None, description="无效标记（status 为 invalid 时）：类型、理由、所重复的事项"
+    )
 
 
 class Page(BaseModel, Generic[T]):

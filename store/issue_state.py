@@ -173,13 +173,14 @@ def state_of_rows(session: Session, row: Issue) -> IssueState:
         feedback_deadline=row.feedback_deadline,
         overdue=row.overdue,
         closed_at=row.closed_at,
-        invalid=_invalid_mark(row),
+        invalid=invalid_mark(row),
         next_seq=row.last_seq + 1,
         recorded_seq=row.last_seq + 1,
     )
 
 
-def _invalid_mark(row: Issue) -> InvalidMark | None:
+def invalid_mark(row: Issue) -> InvalidMark | None:
+    """The standing invalid mark the row holds (None: none)."""
     if row.invalid_kind is None:
         return None
     return InvalidMark(

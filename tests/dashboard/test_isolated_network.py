@@ -91,6 +91,13 @@ PAGES: tuple[Page, ...] = (
         ("垃圾清运点选址", "全过程记录"),
         account="county-supervisor",
     ),
+    Page(
+        "review",
+        "/dashboard/review",
+        "#invalid-table tbody tr",
+        ("标记为无效的事项", "村民提议的议事议题"),
+        account="county-supervisor",
+    ),
     Page("admin-login", "/dashboard/admin", "#login-view:not([hidden]) #login-submit"),
     Page(
         "admin",

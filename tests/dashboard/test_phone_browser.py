@@ -5,7 +5,8 @@ tracks it on ``/m/track``, and rates it after the village resolves it; axe-core 
 ``axe-playwright-python``, no network) finds no serious or critical violation on any page, and
 screenshots go to ``test-artifacts/``. A grid worker registers an issue and a patrol entry on
 ``/m/field`` with the network cut: both wait in the phone's queue and reach the server exactly
-once when the network is back.
+once when the network is back. A household votes in a village's poll on ``/m/poll`` with the
+code on its slip; the same code again is refused with a clear message, another is counted.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import httpx
 from axe_playwright_python.async_playwright import Axe
 from sqlmodel import Session, col, func, select
 
-from store.tables import Issue, PatrolLog
+from store.tables import Deliberation, Issue, PatrolLog
 from tests.dashboard.test_dashboard_browser import ARTIFACTS, CHROMIUM, Stack, pytestmark, stack
 
 __all__ = ["pytestmark", "stack"]  # the marks and the fixture, imported for pytest
 
 TOWNSHIP, VILLAGE = "611025107", "611025107204"  # 高峰镇, 渔坪村委会
 CLERK = f"village-{VILLAGE}"
+# Polls at a village no other browser test touches: 米粮镇 · 丰河村委会.
+POLL_TOWNSHIP, POLL_VILLAGE = "611025104", "611025104201"
 SERIOUS = ("serious", "critical")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}  # fmt: skip
@@ -167,5 +170,78 @@ async def test_the_field_page_queues_without_a_signal_and_sends_once(stack: Stac
             with Session(stack.engine) as session:
                 row = session.exec(select(Issue).where(Issue.title == title)).one()
             assert row.channel == "grid" and row.village_code == VILLAGE
+        finally:
+            await browser.close()
+
+
+async def _open_poll(stack: Stack, village: str) -> tuple[str, list[str]]:
+    """A poll the village opened, in the read model (the phone page lists it from there), and
+    household codes the village handed out."""
+    r = await stack.http.post(
+        "admin/households",
+        json={"village": village, "count": 2},
+        headers=await stack.accounts.headers("county-admin"),
+    )
+    assert r.status_code == 201, r.text
+    households = [h["code"] for h in r.json()["data"]]
+    topic = f"村口路灯安装位置 {uuid.uuid4().hex[:4]}"
+    opened = await stack.accounts.post(
+        "deliberations",
+        {"unit": village, "topic": topic, "kind": "poll", "options": ["村委会门口", "小学路口"]},
+        f"village-{village}",
+    )
+    await stack.until(lambda: _poll_listed(stack, opened["id"]), "the poll in the read model")
+    return topic, households
+
+
+def _poll_listed(stack: Stack, deliberation_id: str) -> bool:
+    with Session(stack.engine) as session:
+        row = session.get(Deliberation, deliberation_id)
+    return row is not None and row.status == "open"
+
+
+async def _vote(page: Any, stack: Stack, topic: str, household: str, option: str) -> str:
+    await page.goto(f"{stack.base}/m/poll")
+    await page.wait_for_selector(f"#township option[value='{POLL_TOWNSHIP}']", state="attached")
+    await page.select_option("#township", POLL_TOWNSHIP)
+    await page.select_option("#village", POLL_VILLAGE)
+    form = page.locator("#polls form", has_text=topic)
+    await form.wait_for()
+    await form.get_by_label(option).check()
+    await form.get_by_label("户码").fill(household)
+    await form.get_by_role("button", name="投票").click()
+    await page.wait_for_selector("#poll-result:not(:empty)")
+    return (await page.inner_text("#poll-result")).strip()
+
+
+async def test_a_household_votes_once_on_the_phone_and_a_second_vote_is_refused(
+    stack: Stack,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    topic, households = await _open_poll(stack, POLL_VILLAGE)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = await browser.new_page(**PHONE)
+            seen: list[str] = []
+            page.on("request", lambda r: seen.append(r.url))
+            await page.goto(f"{stack.base}/m/")
+            await page.click("a[href='/m/poll']")
+            await page.wait_for_url("**/m/poll")
+            # Lower case and spaces, as people type a code read off a slip.
+            typed = f" {households[0].lower()} "
+            assert await _vote(page, stack, topic, typed, "小学路口") == "已投票：小学路口"
+            await _accessible(page, "poll-voted")
+            # The same household again, from a fresh page and for the other option: refused.
+            answer = await _vote(page, stack, topic, households[0], "村委会门口")
+            assert answer == "该户已投票，每户限一票"
+            assert await page.locator("#polls form", has_text=topic).is_visible()
+            await _accessible(page, "poll-refused")
+            # Another household's ballot counts.
+            assert await _vote(page, stack, topic, households[1], "村委会门口") == (
+                "已投票：村委会门口"
+            )
+            assert [u for u in seen if not u.startswith(stack.base)] == []
         finally:
             await browser.close()

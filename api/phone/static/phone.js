@@ -17,6 +17,8 @@ async function call(path, body, headers = {}) {
   if (!res.ok) {
     const err = new Error(data.detail || `请求失败（${res.status}）`);
     err.status = res.status;
+    // What a villager reads: the field's own message, without the API's "字段 x：" prefix.
+    err.reason = (data.errors && data.errors[0] && data.errors[0].message) || err.message;
     throw err;
   }
   return data;
@@ -220,7 +222,7 @@ function poll() {
           $("poll-result").textContent = `已投票：${f.option}`;
           form.hidden = true;
         } catch (e) {
-          $("poll-result").textContent = e.message;
+          $("poll-result").textContent = e.reason || e.message;
         }
       });
       box.append(form);
