@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -45,6 +47,24 @@ async def _accessible(page: Any, name: str) -> None:
     assert bad == [], f"{name}: {bad}"
 
 
+@asynccontextmanager
+async def _phone_page() -> AsyncIterator[tuple[Any, list[str]]]:
+    """A page in Debian's Chromium at the phone's size, and every URL it requested (and any
+    error it threw): a test asserts nothing left the app."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = await browser.new_page(**PHONE)
+            seen: list[str] = []
+            page.on("request", lambda r: seen.append(r.url))
+            page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+            yield page, seen
+        finally:
+            await browser.close()
+
+
 async def test_first_page_is_small(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base, trust_env=False) as http:
         sizes = [
@@ -55,64 +75,53 @@ async def test_first_page_is_small(stack: Stack) -> None:
 
 
 async def test_a_villager_reports_tracks_and_rates_on_the_phone(stack: Stack) -> None:
-    from playwright.async_api import async_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = await browser.new_page(**PHONE)
-            seen: list[str] = []
-            page.on("request", lambda r: seen.append(r.url))
-            page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+    async with _phone_page() as (page, seen):
+        await page.goto(f"{stack.base}/m/")
+        await _accessible(page, "home")
+        await page.click("a[href='/m/report']")
+        await page.wait_for_url("**/m/report")
+        await page.wait_for_selector(f"#township option[value='{TOWNSHIP}']", state="attached")
+        await page.select_option("#township", TOWNSHIP)
+        await page.select_option("#village", VILLAGE)
+        await page.select_option("#category", "sanitation")
+        await page.fill("#description", "三组路口的垃圾池满了，没人清运")
+        await page.fill("#location", "三组路口")
+        await page.fill("#attachments", "https://example.org/photo/1.jpg")
+        await page.fill("#phone", "13512345678")
+        await _accessible(page, "report")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#report-done", state="visible")
+        code = (await page.inner_text("#tracking-code")).strip()
+        pin = (await page.inner_text("#pin")).strip()
+        assert code and len(pin) == 6
+        await _accessible(page, "reported")
 
-            await page.goto(f"{stack.base}/m/")
-            await _accessible(page, "home")
-            await page.click("a[href='/m/report']")
-            await page.wait_for_url("**/m/report")
-            await page.wait_for_selector(f"#township option[value='{TOWNSHIP}']", state="attached")
-            await page.select_option("#township", TOWNSHIP)
-            await page.select_option("#village", VILLAGE)
-            await page.select_option("#category", "sanitation")
-            await page.fill("#description", "三组路口的垃圾池满了，没人清运")
-            await page.fill("#location", "三组路口")
-            await page.fill("#attachments", "https://example.org/photo/1.jpg")
-            await page.fill("#phone", "13512345678")
-            await _accessible(page, "report")
-            await page.click("button[type=submit]")
-            await page.wait_for_selector("#report-done", state="visible")
-            code = (await page.inner_text("#tracking-code")).strip()
-            pin = (await page.inner_text("#pin")).strip()
-            assert code and len(pin) == 6
-            await _accessible(page, "reported")
+        with Session(stack.engine) as session:
+            row = session.exec(select(Issue).where(Issue.tracking_code == code)).one()
+        assert row.channel == "app" and row.reporter_phone == "13512345678"
+        await stack.accounts.post(f"issues/{row.id}/accept", {}, CLERK)
+        await stack.accounts.post(f"issues/{row.id}/resolve", {"summary": "已清运"}, CLERK)
 
-            with Session(stack.engine) as session:
-                row = session.exec(select(Issue).where(Issue.tracking_code == code)).one()
-            assert row.channel == "app" and row.reporter_phone == "13512345678"
-            await stack.accounts.post(f"issues/{row.id}/accept", {}, CLERK)
-            await stack.accounts.post(f"issues/{row.id}/resolve", {"summary": "已清运"}, CLERK)
-
-            await page.goto(f"{stack.base}/m/track")
-            await page.fill("#code", code)
-            await page.fill("#pin-input", pin)
-            await page.click("#track-form button[type=submit]")
-            await page.wait_for_selector("#feedback-form", state="visible")
-            assert "待评价" in await page.inner_text("#issue-status")
-            assert "渔坪村委会" in await page.inner_text("#issue-where")
-            timeline = await page.inner_text("#timeline")
-            assert "登记受理" in timeline and "办结：已清运" in timeline
-            assert "13512345678" not in await page.content()  # masked even to the reporter
-            await _accessible(page, "track")
-            await page.check("input[name=solved][value=true]")
-            await page.check("input[name=satisfaction][value=satisfied]")
-            await page.fill("#comment", "很快")
-            await page.click("#feedback-form button[type=submit]")
-            # (wait_for_function evaluates a string, which the pages' CSP forbids)
-            await page.wait_for_selector("#issue-status:has-text('已办结')")
-            await _accessible(page, "rated")
-            assert [u for u in seen if not u.startswith(stack.base)] == []
-        finally:
-            await browser.close()
+        await page.goto(f"{stack.base}/m/track")
+        await page.fill("#code", code)
+        await page.fill("#pin-input", pin)
+        await page.click("#track-form button[type=submit]")
+        await page.wait_for_selector("#feedback-form", state="visible")
+        assert "待评价" in await page.inner_text("#issue-status")
+        assert "渔坪村委会" in await page.inner_text("#issue-where")
+        timeline = await page.inner_text("#timeline")
+        assert "登记受理" in timeline and "办结：已清运" in timeline
+        assert "13512345678" not in await page.content()  # masked even to the reporter
+        await _accessible(page, "track")
+        await page.check("input[name=solved][value=true]")
+        await page.check("input[name=satisfaction][value=satisfied]")
+        await page.fill("#comment", "很快")
+        await page.click("#feedback-form button[type=submit]")
+        # (wait_for_function evaluates a string, which the pages' CSP forbids)
+        await page.wait_for_selector("#issue-status:has-text('已办结')")
+        await _accessible(page, "rated")
+        assert [u for u in seen if not u.startswith(stack.base)] == []
 
 
 def _count(stack: Stack, title: str) -> tuple[int, int]:
@@ -217,31 +226,22 @@ async def _vote(page: Any, stack: Stack, topic: str, household: str, option: str
 async def test_a_household_votes_once_on_the_phone_and_a_second_vote_is_refused(
     stack: Stack,
 ) -> None:
-    from playwright.async_api import async_playwright
-
     topic, households = await _open_poll(stack, POLL_VILLAGE)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = await browser.new_page(**PHONE)
-            seen: list[str] = []
-            page.on("request", lambda r: seen.append(r.url))
-            await page.goto(f"{stack.base}/m/")
-            await page.click("a[href='/m/poll']")
-            await page.wait_for_url("**/m/poll")
-            # Lower case and spaces, as people type a code read off a slip.
-            typed = f" {households[0].lower()} "
-            assert await _vote(page, stack, topic, typed, "小学路口") == "已投票：小学路口"
-            await _accessible(page, "poll-voted")
-            # The same household again, from a fresh page and for the other option: refused.
-            answer = await _vote(page, stack, topic, households[0], "村委会门口")
-            assert answer == "该户已投票，每户限一票"
-            assert await page.locator("#polls form", has_text=topic).is_visible()
-            await _accessible(page, "poll-refused")
-            # Another household's ballot counts.
-            assert await _vote(page, stack, topic, households[1], "村委会门口") == (
-                "已投票：村委会门口"
-            )
-            assert [u for u in seen if not u.startswith(stack.base)] == []
-        finally:
-            await browser.close()
+    async with _phone_page() as (page, seen):
+        await page.goto(f"{stack.base}/m/")
+        await page.click("a[href='/m/poll']")
+        await page.wait_for_url("**/m/poll")
+        # Lower case and spaces, as people type a code read off a slip.
+        typed = f" {households[0].lower()} "
+        assert await _vote(page, stack, topic, typed, "小学路口") == "已投票：小学路口"
+        await _accessible(page, "poll-voted")
+        # The same household again, from a fresh page and for the other option: refused.
+        answer = await _vote(page, stack, topic, households[0], "村委会门口")
+        assert answer == "该户已投票，每户限一票"
+        assert await page.locator("#polls form", has_text=topic).is_visible()
+        await _accessible(page, "poll-refused")
+        # Another household's ballot counts.
+        assert await _vote(page, stack, topic, households[1], "村委会门口") == (
+            "已投票：村委会门口"
+        )
+        assert [u for u in seen if not u.startswith(stack.base)] == []
