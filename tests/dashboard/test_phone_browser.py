@@ -112,6 +112,8 @@ async def test_a_villager_reports_tracks_and_rates_on_the_phone(stack: Stack) ->
         assert "渔坪村委会" in await page.inner_text("#issue-where")
         timeline = await page.inner_text("#timeline")
         assert "登记受理" in timeline and "办结：已清运" in timeline
+        # Where the issue went, in words: the unit, never the event's code word.
+        assert "流转到达：渔坪村委会" in timeline and "registered" not in timeline
         assert "13512345678" not in await page.content()  # masked even to the reporter
         await _accessible(page, "track")
         await page.check("input[name=solved][value=true]")

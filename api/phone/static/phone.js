@@ -122,9 +122,14 @@ function track() {
     }
     const list = $("timeline");
     list.replaceChildren();
+    // A level's entry says where the issue went; its reason is a code word, not for people.
+    const unitNames = Object.fromEntries((d.levels || []).map((l) => [l.unit, l.unit_name]));
     for (const e of d.events) {
       const li = document.createElement("li");
-      const extra = e.data.summary || e.data.note || e.data.reason || "";
+      const extra =
+        e.type === "level_entered"
+          ? unitNames[e.unit] || ""
+          : e.data.summary || e.data.note || e.data.reason || "";
       li.textContent = `${when(e.at)} ${e.label}${extra ? "：" + extra : ""}`;
       list.append(li);
     }
