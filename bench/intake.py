@@ -5,9 +5,9 @@ each at the same concurrency:
 
 1. raw ``client.start_workflow`` of the same workflow with the same options — the baseline of the
    goal;
-2. ``api.issues.start_and_handshake``: the start together with the ``registered`` update the API
-   waits on (update-with-start; the first level entered and recorded, so the answer carries the
-   deadline) — the same engine work as the API without HTTP, auth and PIN;
+2. ``api.registration.start_and_handshake``: the start together with the ``registered`` update
+   the API waits on (update-with-start; the first level entered and recorded, so the answer carries
+   the deadline) — the same engine work as the API without HTTP, auth and PIN;
 3. ``POST /api/v1/issues`` through the real uvicorn app, as a demo village clerk.
 
 The backlog each phase leaves the worker is drained (every issue in the read model) before the
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from api.issues import start_and_handshake
+from api.registration import start_and_handshake
 from api.security import hash_pin
 from bench.common import Dist, PoolResult, cpu_share, run_pool, say
 from bench.context import Ctx

@@ -88,8 +88,9 @@ class IssueMaker:
 
 
 async def start(client: Client, settings: Settings, issue: NewIssue) -> None:
-    """``client.start_workflow`` with the options ``api.issues.start_and_handshake`` starts with
-    (without the handshake the API waits for): the raw baseline of the intake benchmark."""
+    """``client.start_workflow`` with the options ``api.registration.start_and_handshake``
+    starts with (without the handshake the API waits for): the raw baseline of the intake
+    benchmark."""
     await client.start_workflow(
         WORKFLOW_NAME,
         IssueStart(issue=issue),

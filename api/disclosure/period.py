@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from api.issues import aware
+from api.issue_list import aware
 from api.problems import invalid
 
 # The months of the instants the API accepts (api.inputs: 2000–2099), stated in the schema too.

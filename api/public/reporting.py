@@ -1,10 +1,10 @@
 """Open reporting: ``POST /api/v1/public/issues``, an issue registered by anyone, no account.
 
-It goes the way every registration goes (``api.issues``: the tree, the category, update-with-start
-under the Idempotency-Key, the tracking code and PIN), on channel ``app``, with the reporter's
-phone required: the handling unit calls back on it, and the throttle counts per phone as well as
-per address. The phone is masked to everyone but the handling unit, as for every issue.
-"""
+It goes the way every registration goes (``api.registration``: the tree, the category,
+update-with-start under the Idempotency-Key, the tracking code and PIN), on channel ``app``, with
+the reporter's phone required: the handling unit calls back on it, and the throttle counts per
+phone as well as per address. The phone is masked to everyone but the handling unit, as for every
+issue."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AnyHttpUrl, Field, StringConstraints
 
-from api import issues
+from api import registration
 from api.deps import API_PREFIX, Principal, SessionDep, SettingsDep, TemporalDep, in_thread
 from api.problems import responses
 from api.public.throttle import Throttle, client_address, throttle_of
@@ -74,14 +74,14 @@ async def report_issue(
 ) -> IssueCreated:
     """群众反映诉求（无需账号，按网络地址和手机号限流）：返回查询码和查询密码（只显示一次）。"""
     throttle.admit("issue", client_address(request), body.phone)
-    registration = await in_thread(
-        issues.prepare_registration,
+    prepared = await in_thread(
+        registration.prepare_registration,
         session,
         public_principal(body.phone),
         as_registration(body),
         settings,
         idempotency_key,
     )
-    created = await issues.register(temporal, settings, registration)
+    created = await registration.register(temporal, settings, prepared)
     response.headers["Cache-Control"] = "no-store"  # the PIN is in it
     return created

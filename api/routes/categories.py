@@ -1,9 +1,9 @@
 """``GET /api/v1/categories``: the issue categories a caller of our own API may register under.
 
-Registration takes a category's code or its Chinese name (``api.issues.category_for``); this list
-says which are open and which departments an issue of each calls in. Retired categories are left
-out unless asked for, flagged ``active: false``; a retired department is called in by nobody, so
-it is not listed under any category.
+Registration takes a category's code or its Chinese name (``api.registration.category_for``); this
+list says which are open and which departments an issue of each calls in. Retired categories are
+left out unless asked for, flagged ``active: false``; a retired department is called in by nobody,
+so it is not listed under any category.
 """
 
 from __future__ import annotations

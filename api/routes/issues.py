@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api import issue_detail, issues
+from api import issue_detail, issue_list, issues, registration
 from api.deps import (
     API_PREFIX,
     CurrentPrincipal,
@@ -104,10 +104,10 @@ async def register_issue(
     idempotency_key: IdempotencyKey = None,
 ) -> IssueCreated:
     """登记事项（受理）：在村（社区）或网格登记，返回查询码和查询密码，并进入村级办理。"""
-    registration = await in_thread(
-        issues.prepare_registration, session, principal, body, settings, idempotency_key
+    prepared = await in_thread(
+        registration.prepare_registration, session, principal, body, settings, idempotency_key
     )
-    created = await issues.register(temporal, settings, registration)
+    created = await registration.register(temporal, settings, prepared)
     response.headers["Location"] = f"{API_PREFIX}/issues/{created.id}"
     return created
 
@@ -129,17 +129,17 @@ def list_issues(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[IssueSummary]:
     """事项列表（读模型），按登记时间倒序，游标分页。"""
-    filters = issues.IssueFilters(
+    filters = issue_list.IssueFilters(
         status=status,
         level=level,
         unit=unit,
         category=category,
         urgency=urgency,
         overdue=overdue,
-        since=issues.aware(since, settings.timezone),
-        until=issues.aware(until, settings.timezone),
+        since=issue_list.aware(since, settings.timezone),
+        until=issue_list.aware(until, settings.timezone),
     )
-    return issues.list_issues(session, principal, filters, cursor, limit)
+    return issue_list.list_issues(session, principal, filters, cursor, limit)
 
 
 @router.post("/track", response_model=IssueDetail, responses=responses(401, 422, 429))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col
 
-from api.issues import aware
+from api.issue_list import aware
 from api.problems import invalid
 from api.statistics.periods import between
 from store.tables import Category, Issue, Unit

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Principal
-from api.issues import registration_id
+from api.registration import registration_id
 from api.security import API_KEY_HEADER
 from domain.models import Role
 from store.tables import Issue
