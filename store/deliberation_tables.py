@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from store.tables import UTCDateTime
+from store.columns import UTCDateTime
 
 
 class Deliberation(SQLModel, table=True):

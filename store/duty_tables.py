@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Date, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from store.tables import UTCDateTime
+from store.columns import UTCDateTime
 
 
 class DutyRun(SQLModel, table=True):

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from store.tables import UTCDateTime
+from store.columns import UTCDateTime
 
 
 class TopicProposal(SQLModel, table=True):
