@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import Engine, update
@@ -102,10 +103,15 @@ def notice_key(notice: Notice) -> str:
     return f"{key}:{notice.kind}" if notice.kind in SECONDARY_KINDS else key
 
 
+# The dashboard's page of a notice's subject, by its kind's prefix (a notice row keeps its kind,
+# not its subject): a deliberation's, a duty's; any other kind is an issue's.
+PAGES = {"deliberation_": "deliberations", "duty_": "duties"}
+
+
 def _link(settings: Settings, subject_id: str | None, kind: str = "") -> str:
-    # A deliberation's notices are the kinds "deliberation_*": their page is the deliberation's.
-    page = "deliberations" if kind.startswith("deliberation_") else "issues"
-    return f"{settings.public_url.rstrip('/')}/dashboard/{page}/{subject_id}"
+    page = next((p for prefix, p in PAGES.items() if kind.startswith(prefix)), "issues")
+    # A duty's id carries its nominal instant ("...T09:00:00Z"): quoted to stay one segment.
+    return f"{settings.public_url.rstrip('/')}/dashboard/{page}/{quote(subject_id or '', safe='')}"
 
 
 # ---- fan-out ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api import metrics
-from api.problems import ProblemError, invalid, unauthorized
+from api.problems import ProblemError, forbidden, invalid, unauthorized
 from api.security import (
     API_KEY_HEADER,
     PinCheck,
@@ -292,3 +292,14 @@ async def citizen_access(
         # RFC 9110 wants a challenge on every 401: the credentials here are the body's pair.
         headers={"WWW-Authenticate": 'TrackingCode realm="linkage"'},
     )
+
+
+def unit_in_reach(session: Session, principal: Principal, code: str | None) -> Unit:
+    """The unit ``code`` (default the principal's own) if it lies in their subtree: 422 naming
+    ``unit`` for an unknown code, 403 naming it for a unit outside their jurisdiction."""
+    unit = session.get(Unit, code or principal.unit_code or "")
+    if unit is None:
+        raise invalid("unit", "未知的单位代码")
+    if not principal.within(unit.path):
+        raise forbidden(f"{unit.name}不在您的辖区内", field="unit")
+    return unit

@@ -17,7 +17,18 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError
 
-from api.deps import API_PREFIX, CurrentPrincipal, Principal, SessionDep, SettingsDep, TemporalDep
+from activities.deadlines import build_calendar
+from api.deps import (
+    API_PREFIX,
+    CurrentPrincipal,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    unit_in_reach,
+)
+from api.duty_detail import DutyRunOut, run_detail
+from api.duty_overview import DutyOverviewOut, overview
 from api.duty_stats import DutyShareOut, PatrolCoverageOut, duty_shares, patrol_coverage
 from api.inputs import Instant
 from api.problems import forbidden, invalid, not_found, responses
@@ -168,27 +179,51 @@ def check_in(
     return CheckinOut(id=row.id, grid=grid.code, day=day.isoformat())
 
 
+def _scope(principal: Principal, session: Session, unit: str | None) -> Unit:
+    """The unit whose subtree staff read: the one asked for, within their own, else their own."""
+    if principal.role not in STAFF_ROLES:
+        raise forbidden("统计只对工作人员开放")
+    return unit_in_reach(session, principal, unit)
+
+
+ScopeQuery = Annotated[str | None, Query(max_length=64, description="单位代码，默认本单位")]
+
+
 @router.get("/stats", response_model=DutyStatsOut, responses=responses(401, 403, 422))
 def stats(
     principal: CurrentPrincipal,
     session: SessionDep,
-    unit: Annotated[str | None, Query(max_length=64, description="单位代码，默认本单位")] = None,
+    unit: ScopeQuery = None,
     since: Annotated[Instant | None, Query(description="到期时间下限（含）")] = None,
     until: Annotated[Instant | None, Query(description="到期时间上限（不含）")] = None,
 ) -> DutyStatsOut:
     """各项职责按单位的按时率（议事会、代表会议、联席会议、村务公开、巡查），各村巡查覆盖率。"""
-    if principal.role not in STAFF_ROLES:
-        raise forbidden("统计只对工作人员开放")
-    target = session.get(Unit, unit or principal.unit_code or "")
-    if target is None:
-        raise invalid("unit", "未知的单位代码")
-    if not principal.within(target.path):
-        raise forbidden(f"{target.name}不在您的辖区内", field="unit")
+    target = _scope(principal, session, unit)
     return DutyStatsOut(
         unit=target.code,
         duties=duty_shares(session, target.path, since, until),
         patrol_coverage=patrol_coverage(session, target.path),
     )
+
+
+@router.get("/overview", response_model=DutyOverviewOut, responses=responses(401, 403, 422))
+def duty_overview(
+    principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep, unit: ScopeQuery = None
+) -> DutyOverviewOut:
+    """值班职责总览：各下级单位的按时率，各村本月、本季度村务公开，片区巡查覆盖，近期会议。"""
+    target = _scope(principal, session, unit)
+    return overview(session, build_calendar(settings), target, datetime.now(UTC))
+
+
+@router.get("/runs/{duty_id}", response_model=DutyRunOut, responses=responses(401, 404, 422))
+def duty_run(
+    duty_id: Annotated[str, Path(max_length=200)], principal: CurrentPrincipal, session: SessionDep
+) -> DutyRunOut:
+    """一次职责运行：是什么、期间与期限、状态、议程或报告（HTML、PDF）、全过程记录。"""
+    run = session.get(DutyRun, duty_id)
+    if run is None or not principal.within(run.unit_path):
+        raise not_found("职责记录不存在或不在您的辖区内")
+    return run_detail(session, run)
 
 
 @router.get("/documents/{document_id}", responses=responses(401, 404, 422))

@@ -15,6 +15,8 @@ from domain.duties.models import DUTY_LABELS, DutyKind
 from store.duty_tables import DutyRun
 from store.tables import Unit
 
+OPEN = ("waiting", "overdue", "planning")  # fell due, not yet fulfilled
+
 
 class DutyShareOut(BaseModel):
     """One duty of one unit (or of the whole subtree when ``unit`` is null)."""
@@ -38,10 +40,11 @@ class PatrolCoverageOut(BaseModel):
     coverage: float | None
 
 
-def duty_shares(
-    session: Session, path: str, since: datetime | None = None, until: datetime | None = None
-) -> list[DutyShareOut]:
-    """Per kind over the subtree (``unit`` null), then per kind and unit."""
+def _tallies(
+    session: Session, path: str, since: datetime | None, until: datetime | None
+) -> list[tuple[str, str, int, int]]:
+    """(kind, unit path, slot, count) of the subtree's runs that fell due: slot 0 on time, 1 late
+    or missed, 2 still open (overdue and being reminded)."""
     conditions = [col(DutyRun.unit_path).startswith(path, autoescape=True)]
     conditions.append(col(DutyRun.status) != "skipped")
     conditions.append(col(DutyRun.due_at).is_not(None))
@@ -49,15 +52,17 @@ def duty_shares(
         conditions.append(col(DutyRun.due_at) >= since)
     if until is not None:
         conditions.append(col(DutyRun.due_at) < until)
-    grouped = (col(DutyRun.kind), col(DutyRun.unit_code), col(DutyRun.on_time), col(DutyRun.status))
+    grouped = (col(DutyRun.kind), col(DutyRun.unit_path), col(DutyRun.on_time), col(DutyRun.status))
     rows = session.connection().execute(
         sa_select(*grouped, func.count()).where(*conditions).group_by(*grouped)
     )
-    counts: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for kind, unit, on_time, status, n in rows:
-        slot = 0 if on_time else (2 if status in ("waiting", "overdue", "planning") else 1)
-        for key in ((kind, None), (kind, unit)):
-            counts[key][slot] += n
+    return [
+        (kind, unit_path, 0 if on_time else (2 if status in OPEN else 1), n)
+        for kind, unit_path, on_time, status, n in rows
+    ]
+
+
+def _shares(counts: dict[tuple[str, str | None], list[int]]) -> list[DutyShareOut]:
     out = []
     for (duty, code), (good, bad, pending) in sorted(
         counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
@@ -76,6 +81,37 @@ def duty_shares(
             )
         )
     return out
+
+
+def _code(unit_path: str) -> str:
+    return unit_path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def duty_shares(
+    session: Session, path: str, since: datetime | None = None, until: datetime | None = None
+) -> list[DutyShareOut]:
+    """Per kind over the subtree (``unit`` null), then per kind and unit."""
+    counts: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, unit_path, slot, n in _tallies(session, path, since, until):
+        for key in ((kind, None), (kind, _code(unit_path))):
+            counts[key][slot] += n
+    return _shares(counts)
+
+
+def duty_shares_by_child(
+    session: Session, path: str, since: datetime | None = None, until: datetime | None = None
+) -> list[DutyShareOut]:
+    """Per kind over the subtree (``unit`` null), then per kind and child of the unit at
+    ``path``: a county's townships, a township's villages (their grids' patrols rolled in); the
+    unit's own duties (a county's joint meeting) under its own code."""
+    own = _code(path)
+    counts: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, unit_path, slot, n in _tallies(session, path, since, until):
+        below = unit_path[len(path) :].strip("/")
+        child = below.split("/", 1)[0] if below else own
+        for key in ((kind, None), (kind, child)):
+            counts[key][slot] += n
+    return _shares(counts)
 
 
 def patrol_coverage(session: Session, path: str) -> list[PatrolCoverageOut]:

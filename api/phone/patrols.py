@@ -16,9 +16,16 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.deps import API_PREFIX, CurrentPrincipal, Principal, SessionDep, in_thread
+from api.deps import (
+    API_PREFIX,
+    CurrentPrincipal,
+    Principal,
+    SessionDep,
+    in_thread,
+    unit_in_reach,
+)
 from api.inputs import Instant
-from api.problems import forbidden, invalid, responses
+from api.problems import forbidden, responses
 from api.routes.issues import IdempotencyKey
 from api.schemas import Body, Code
 from domain.lifecycle.rules import STAFF_ROLES
@@ -69,12 +76,7 @@ def _out(row: PatrolLog) -> PatrolOut:
 def _unit_for(session: Session, principal: Principal, code: str | None) -> Unit:
     if principal.role not in STAFF_ROLES:
         raise forbidden("巡查日志由网格员、片长等工作人员填写")
-    unit = session.get(Unit, code or principal.unit_code or "")
-    if unit is None:
-        raise invalid("unit", "未知的单位代码")
-    if not principal.within(unit.path):
-        raise forbidden(f"{unit.name}不在您的辖区内", field="unit")
-    return unit
+    return unit_in_reach(session, principal, code)
 
 
 def _aware(moment: datetime) -> datetime:

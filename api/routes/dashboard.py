@@ -79,6 +79,18 @@ def dashboard_deliberation(
     return _page()
 
 
+@router.get("/dashboard/duties")
+def dashboard_duties() -> FileResponse:
+    """The same page on its duties view (值班职责): on-time shares, 村务公开, patrols, meetings."""
+    return _page()
+
+
+@router.get("/dashboard/duties/{duty_id}")
+def dashboard_duty(duty_id: Annotated[str, PathParam(max_length=200)]) -> FileResponse:
+    """The same page, opening one duty run (the links in the duties' notices point here)."""
+    return _page()
+
+
 @router.get("/dashboard/static/vendor/plotly.min.js")
 def plotly() -> FileResponse:
     return FileResponse(

@@ -96,6 +96,17 @@ def fires_between(kind: DutyKind, start: datetime, end: datetime) -> Iterator[da
         day += timedelta(days=1)
 
 
+def cycle_nominal(kind: DutyKind, local: datetime) -> datetime:
+    """The nominal instant of ``kind``'s cycle that ``local`` falls in: this month's (or this
+    quarter's) deadline, passed or not — what "the current month's 村务公开" is measured by.
+    For a daily duty, today's."""
+    cadence = CADENCES[kind]
+    months = cadence.months or tuple(range(1, 13))
+    month = max((m for m in months if m <= local.month), default=months[0])
+    day = local.day if cadence.day is None else cadence.day
+    return datetime.combine(date(local.year, month, day), cadence.at, tzinfo=local.tzinfo)
+
+
 def _months_before(first: date, n: int) -> date:
     index = first.year * 12 + first.month - 1 - n
     year, month = divmod(index, 12)

@@ -80,6 +80,7 @@ class Stack:
     env: WorkflowEnvironment
     http: httpx.AsyncClient
     accounts: Accounts
+    settings: Settings
 
     async def simulate(
         self, count: int, seed: int, shares: tuple[float, float, float, float, float] = SHARES
@@ -198,7 +199,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 async with httpx.AsyncClient(
                     base_url=f"{base}/api/v1/", timeout=30, trust_env=False
                 ) as http:
-                    yield Stack(base, engine, env, http, Accounts(http, "demo"))
+                    yield Stack(base, engine, env, http, Accounts(http, "demo"), settings)
                 server.should_exit = True
                 await serving
     finally:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.routing import iter_route_contexts
+from sqlmodel import Session
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
@@ -39,6 +41,7 @@ from domain import search_attributes
 from domain.payloads import DATA_CONVERTER
 from settings import ROOT, Environment, Settings
 from store.db import make_engine, migrate
+from store.duty_tables import DutyDocument, DutyEventRow, DutyRun
 from store.seed import seed
 from tests.dashboard.isolation import HOST, LAUNCH_ARGS, PHONE, Page, visit
 from workers.main import build_worker
@@ -58,7 +61,7 @@ PLACES_LOADED = "#township option:not([value=''])"  # the phone pages' township 
 
 # Every page people use. A new page joins this list with its path, a selector it shows when drawn
 # and, if it needs one, an account; test_every_page_route_is_listed names any page route missing.
-# Paths may use the stack's values: {issue_id}, {deliberation_id}, {code} (a village),
+# Paths may use the stack's values: {issue_id}, {deliberation_id}, {duty_id}, {code} (a village),
 # {tracking_code}, {pin}.
 PAGES: tuple[Page, ...] = (
     Page("home", "/", "select#unit", ("我要办事", "查看公示栏")),
@@ -89,6 +92,20 @@ PAGES: tuple[Page, ...] = (
         "/dashboard/deliberations/{deliberation_id}",
         "#deliberation-modal:not([hidden]) #deliberation-rounds tbody tr",
         ("垃圾清运点选址", "全过程记录"),
+        account="county-supervisor",
+    ),
+    Page(
+        "duties",
+        "/dashboard/duties",
+        "#du-units tbody tr[data-unit]",
+        ("值班职责", "村务公开"),
+        account="county-supervisor",
+    ),
+    Page(
+        "duty",
+        "/dashboard/duties/{duty_id}",
+        "#duty-modal:not([hidden]) #duty-events li",
+        ("联席会议", "全过程记录"),
         account="county-supervisor",
     ),
     Page(
@@ -307,6 +324,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 )
                 assert opened.status_code == 201, opened.text
                 stack.fill |= {
+                    "duty_id": _joint_meeting_held(engine),
                     "deliberation_id": opened.json()["id"],
                     "issue_id": issue["id"],
                     "tracking_code": issue["tracking_code"],
@@ -318,6 +336,44 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     finally:
         await env.shutdown()
         engine.dispose()
+
+
+def _joint_meeting_held(engine: Any) -> str:
+    """A county's 联席会议 run as its recorder leaves it: held, its report kept, its events."""
+    held = datetime(2026, 10, 26, 1, tzinfo=UTC)
+    duty_id = f"duty-county-joint-meeting-611025-{held:%Y-%m-%dT%H:%M:%SZ}"
+    run = DutyRun(
+        id=duty_id,
+        kind="joint_meeting",
+        unit_code="611025",
+        unit_path="/611025/",
+        period="2026-Q4",
+        due_at=held,
+        status="done",
+        outcome="held",
+        on_time=True,
+        document_id="isolated-report",
+        updated_at=held,
+    )
+    with Session(engine) as session:
+        session.add(run)
+        session.flush()
+        session.add(DutyEventRow(duty_id=duty_id, seq=1, type="report_sent", at=held, data={}))
+        session.add(
+            DutyDocument(
+                id="isolated-report",
+                duty_id=duty_id,
+                kind="joint_meeting",
+                unit_code="611025",
+                period="2026-Q4",
+                title="镇安县2026-Q4联席会议报告",
+                html="<h1>联席会议报告</h1>",
+                pdf=b"%PDF-1.4",
+                created_at=held,
+            )
+        )
+        session.commit()
+    return duty_id
 
 
 @pytest.fixture(scope="module")

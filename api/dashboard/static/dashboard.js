@@ -33,7 +33,8 @@
     busy: { stats: false, alerts: false },
     view: "issues",
   };
-  // Other views of the page (deliberations.js) register here: start, stop, refresh, show, route.
+  // Other views of the page (deliberations.js, duties.js), made by recordView: start, stop, refresh,
+  // show, route, open.
   const views = [];
 
   const $ = (id) => document.getElementById(id);
@@ -574,7 +575,7 @@
             event.preventDefault();
             $("issue-modal").hidden = true;
             showView("deliberations");
-            for (const v of views) v.open(id);
+            views.find((v) => v.name === "deliberations").open(id);
           },
         },
         "查看协商议事",
@@ -733,14 +734,17 @@
 
   function closeIssue(push = true) {
     $("issue-modal").hidden = true;
-    const home = state.view === "deliberations" ? "/dashboard/deliberations" : "/dashboard";
+    const home = state.view === "issues" ? "/dashboard" : `/dashboard/${state.view}`;
     if (push && location.pathname !== home) history.pushState({}, "", home);
   }
 
   // ---- views -----------------------------------------------------------------------------------
 
+  // The views with a path of their own (/dashboard/<view>, /dashboard/<view>/<id>).
+  const PATH_VIEWS = ["deliberations", "duties"];
+
   function viewInPath() {
-    return location.pathname.startsWith("/dashboard/deliberations") ? "deliberations" : "issues";
+    return PATH_VIEWS.find((v) => location.pathname.startsWith(`/dashboard/${v}`)) || "issues";
   }
 
   function showView(view) {
@@ -754,7 +758,7 @@
     if (view === "issues") for (const chart of document.querySelectorAll("#issues-view .js-plotly-plot")) Plotly.Plots.resize(chart);
   }
 
-  // The path names what is open: a view, an issue or a deliberation.
+  // The path names what is open: a view, an issue, a deliberation or a duty run.
   function route() {
     showView(viewInPath());
     const id = issueInPath();
@@ -766,6 +770,67 @@
   function issueInPath() {
     const m = location.pathname.match(/^\/dashboard\/issues\/([^/]+)$/);
     return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  // A view of its own path (/dashboard/<name>) whose rows open one record in a modal
+  // (/dashboard/<name>/<id>): its life (refresh while shown, the modal on the path, closing back to
+  // the list) in one place. ``load(id)`` fills the modal; the handle says whether the view is shown
+  // and opens a record.
+  function recordView({ name, viewId, modalId, detailId, everyMs, refresh, load }) {
+    let shown = "issues";
+    let timer = null;
+    const modal = () => $(modalId);
+    const list = `/dashboard/${name}`;
+    const idInPath = () => {
+      const prefix = `${list}/`;
+      const rest = location.pathname.startsWith(prefix) ? location.pathname.slice(prefix.length) : "";
+      return rest && !rest.includes("/") ? decodeURIComponent(rest) : null;
+    };
+    async function open(id, push = true) {
+      const path = `${list}/${encodeURIComponent(id)}`;
+      if (push && location.pathname !== path) history.pushState({ [name]: id }, "", path);
+      $(detailId).replaceChildren(el("p", {}, "加载中…"));
+      modal().hidden = false;
+      try {
+        await load(id);
+      } catch (e) {
+        if (!(e instanceof AuthError)) $(detailId).replaceChildren(el("p", { class: "error" }, `无法加载：${e.message}`));
+      }
+    }
+    function close(push = true) {
+      modal().hidden = true;
+      if (push && location.pathname !== list) history.pushState({}, "", list);
+    }
+    views.push({
+      name,
+      start() {
+        clearInterval(timer);
+        timer = setInterval(() => document.hidden || refresh(), everyMs);
+      },
+      stop() {
+        clearInterval(timer);
+        timer = null;
+        modal().hidden = true;
+      },
+      refresh,
+      show(view) {
+        const was = shown;
+        shown = view;
+        $(viewId).hidden = view !== name;
+        if (view === name && was !== view) refresh();
+      },
+      route() {
+        const id = idInPath();
+        if (id) open(id, false);
+        else modal().hidden = true;
+      },
+      open,
+    });
+    const closeButton = modal().querySelector("button.close");
+    closeButton.addEventListener("click", () => close());
+    modal().addEventListener("click", (e) => e.target === modal() && close());
+    document.addEventListener("keydown", (e) => e.key === "Escape" && !modal().hidden && close());
+    return { shown: () => shown === name, open, close };
   }
 
   // ---- start -----------------------------------------------------------------------------------
@@ -835,9 +900,9 @@
     township: () => $("filter-township").value,
     showView,
     openIssue: (id) => openIssue(id),
-    register: (view) => views.push(view),
+    recordView,
   };
 
-  // After deliberations.js has registered (scripts with defer run in order, then DOMContentLoaded).
+  // After deliberations.js and duties.js have registered (scripts with defer run in order, then DOMContentLoaded).
   document.addEventListener("DOMContentLoaded", init);
 })();

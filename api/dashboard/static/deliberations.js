@@ -6,7 +6,7 @@
 
 (() => {
   const L = window.Linkage;
-  const { el, api, when, remaining, fillBody, showError, AuthError, pct, LEVEL_LABEL } = L;
+  const { el, api, when, remaining, fillBody, showError, pct, LEVEL_LABEL } = L;
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 5000;
   const PAGE = 100; // rows a list shows; the badge counts them all
@@ -15,7 +15,7 @@
   // Reasons the workflow records as codes; any other reason is a person's own words.
   const REASON_LABEL = { opened: "", referred_up: "上级接手协商", no_consensus: "未达成共识，继续协商", hard: "难以协商一致", max_rounds: "协商轮次已满" };
 
-  const state = { view: "issues", busy: false, timer: null, openId: null };
+  const state = { busy: false };
 
   // ---- the four lists ----------------------------------------------------------------------------
 
@@ -112,7 +112,7 @@
   }
 
   async function refresh() {
-    if (state.view !== "deliberations" || state.busy) return;
+    if (!view.shown() || state.busy) return;
     state.busy = true;
     try {
       const unit = L.township();
@@ -281,58 +281,17 @@
     $("deliberation-detail").replaceChildren(...parts.filter(Boolean));
   }
 
-  async function open(id, push = true) {
-    state.openId = id;
-    const path = `/dashboard/deliberations/${encodeURIComponent(id)}`;
-    if (push && location.pathname !== path) history.pushState({ deliberation: id }, "", path);
-    $("deliberation-detail").replaceChildren(el("p", {}, "加载中…"));
-    $("deliberation-modal").hidden = false;
-    try {
-      render(await api(`/deliberations/${encodeURIComponent(id)}`));
-    } catch (e) {
-      if (!(e instanceof AuthError)) $("deliberation-detail").replaceChildren(el("p", { class: "error" }, `无法加载议事：${e.message}`));
-    }
-  }
-
-  function close(push = true) {
-    state.openId = null;
-    $("deliberation-modal").hidden = true;
-    if (push && location.pathname !== "/dashboard/deliberations") history.pushState({}, "", "/dashboard/deliberations");
-  }
-
-  function idInPath() {
-    const m = location.pathname.match(/^\/dashboard\/deliberations\/([^/]+)$/);
-    return m ? decodeURIComponent(m[1]) : null;
-  }
-
   // ---- the view's life, driven by dashboard.js ----------------------------------------------------
 
-  L.register({
-    start() {
-      clearInterval(state.timer);
-      state.timer = setInterval(() => document.hidden || refresh(), REFRESH_MS);
-    },
-    stop() {
-      clearInterval(state.timer);
-      state.timer = null;
-      $("deliberation-modal").hidden = true;
-    },
+  const view = L.recordView({
+    name: "deliberations",
+    viewId: "deliberations-view",
+    modalId: "deliberation-modal",
+    detailId: "deliberation-detail",
+    everyMs: REFRESH_MS,
     refresh,
-    show(view) {
-      const was = state.view;
-      state.view = view;
-      $("deliberations-view").hidden = view !== "deliberations";
-      if (view === "deliberations" && was !== view) refresh();
-    },
-    route() {
-      const id = idInPath();
-      if (id) open(id, false);
-      else $("deliberation-modal").hidden = true;
-    },
-    open: (id) => open(id),
+    load: async (id) => render(await api(`/deliberations/${encodeURIComponent(id)}`)),
   });
-
-  $("deliberation-close").addEventListener("click", () => close());
-  $("deliberation-modal").addEventListener("click", (e) => e.target === $("deliberation-modal") && close());
-  document.addEventListener("keydown", (e) => e.key === "Escape" && !$("deliberation-modal").hidden && close());
+  const open = (id) => view.open(id);
+  const close = (push) => view.close(push);
 })();
