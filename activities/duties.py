@@ -34,8 +34,9 @@ from domain.duties.models import (
 from domain.models import Actor, Role
 from store.db import session_scope, upsert_insert
 from store.deliberation_tables import Deliberation
-from store.duty_tables import DisclosurePublication, DutyEventRow, DutyRun, PatrolCheckin
-from store.tables import Issue, table_of
+from store.duty_tables import DisclosurePublication, DutyEventRow, DutyRun
+from store.patrols import patrols
+from store.tables import Issue, Unit, table_of
 from store.units_import import ladder, unit_path_of
 
 OPEN_ISSUE = ("pending_accept", "in_progress")
@@ -100,20 +101,14 @@ def published(session: Session, village: str, period: str) -> Fulfilment | None:
 
 
 def patrolled(session: Session, grid: str, start: datetime, end: datetime) -> Fulfilment | None:
-    """The first check-in of the day on this grid, if any."""
-    row = session.exec(
-        select(PatrolCheckin)
-        .where(
-            PatrolCheckin.grid_code == grid,
-            col(PatrolCheckin.started_at) >= start,
-            col(PatrolCheckin.started_at) < end,
-        )
-        .order_by(col(PatrolCheckin.started_at))
-    ).first()
-    if row is None:
+    """The day's first patrol of this grid, checked in or logged from the phone, if any."""
+    found = patrols(session, [grid], start, end)
+    if not found:
         return None
-    by = Actor(user=row.checked_in_by, role=Role.CLERK, unit_code=row.village_code)
-    return Fulfilment(at=row.ended_at, by=by, reference=str(row.id))
+    first = found[0]
+    village = session.exec(select(Unit.parent_code).where(Unit.code == grid)).first()
+    by = Actor(user=first.by, role=Role.CLERK, unit_code=village or grid)
+    return Fulfilment(at=first.ended_at, by=by, reference=first.reference)
 
 
 # ---- a council's agenda -------------------------------------------------------------------------

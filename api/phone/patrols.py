@@ -3,7 +3,9 @@
 
 An entry is written by the phone, perhaps hours before the signal returns: ``recorded_at`` is the
 phone's time, ``received_at`` the server's. Idempotent on the Idempotency-Key per user, so a
-queue sent again after a lost answer writes each entry once.
+queue sent again after a lost answer writes each entry once. An entry about a grid (a grid
+worker's own unit, or the grid named) counts for that grid's patrol duty as a check-in does
+(``store.patrols``).
 """
 
 from __future__ import annotations
