@@ -142,8 +142,22 @@ def _trend(s: StatsOut) -> Table:
     return table
 
 
+def _duties(s: StatsOut) -> Table:
+    """Each duty's on-time share over the subtree, of the runs that fell due in the period."""
+    table = Table(title="值班职责按时率（按到期时间）")
+    for header in ("职责", "到期", "按时", "逾期或未完成", "督促中", "按时率"):
+        table.add_column(header, justify="left" if header == "职责" else "right")
+    for d in s.duties:
+        if d.unit is None:
+            table.add_row(
+                d.label, str(d.runs), str(d.on_time), str(d.late), str(d.open), percent(d.share)
+            )
+    return table
+
+
 def render_stats(s: StatsOut, console: Console, top: int = 10) -> None:
-    """Print every statistic: summary, levels, 三率, 红黑榜 of townships and villages, trend."""
+    """Print every statistic: summary, levels, 三率, 红黑榜 of townships and villages, trend, and
+    the duties' on-time shares."""
     console.print(f"[bold]{s.unit.name}（{s.unit.code}）统计 · {_period(s)}[/bold]", soft_wrap=True)
     console.print(_summary(s))
     console.print(_levels(s))
@@ -164,3 +178,7 @@ def render_stats(s: StatsOut, console: Console, top: int = 10) -> None:
         console.print(_trend(s))
     else:
         console.print("趋势：该时段没有数据")
+    if any(d.unit is None for d in s.duties):
+        console.print(_duties(s))
+    else:
+        console.print("值班职责：该时段没有到期的职责")

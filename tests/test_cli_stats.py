@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from linkage_cli import app
 from settings import Environment, Settings, get_settings
 from store.db import make_engine, migrate
+from store.duty_tables import DutyRun
 from store.seed import seed
 from store.tables import Issue, IssueEvent, IssueLevel
 
@@ -252,3 +253,56 @@ def test_composite_weights_come_from_settings(
 def test_composite_weights_must_be_shares() -> None:
     with pytest.raises(ValueError, match="LINKAGE_COMPOSITE_WEIGHTS"):
         Settings(composite_weights=(0.5, 0.5, 0.5))
+
+
+def _duty(kind: str, unit: str, day: int, status: str, on_time: bool | None) -> DutyRun:
+    return DutyRun(
+        id=f"duty-{kind}-{unit}-{day}",
+        kind=kind,
+        unit_code=unit,
+        unit_path=_path(unit),
+        due_at=at(day, 10),
+        status=status,
+        on_time=on_time,
+        updated_at=at(day, 10),
+    )
+
+
+def test_stats_print_the_duties_on_time_shares(database: str) -> None:
+    # In the week: A's council held; A's monthly disclosure late, B's on time, B's quarterly one
+    # still overdue and reminded; a council of the 10th falls outside the period.
+    engine = make_engine(database)
+    with Session(engine) as session:
+        session.add_all(
+            [
+                _duty("village_council", VILLAGE_A, 3, "done", True),
+                _duty("disclosure_monthly", VILLAGE_A, 4, "done", False),
+                _duty("disclosure_monthly", VILLAGE_B, 4, "done", True),
+                _duty("disclosure_quarterly", VILLAGE_B, 5, "overdue", None),
+                _duty("village_council", VILLAGE_B, 10, "done", False),
+            ]
+        )
+        session.commit()
+    engine.dispose()
+    result = _run("--unit", TOWNSHIP, "--since", "2025-03-01", "--until", "2025-03-08")
+    assert result.exit_code == 0, result.output
+    duties = result.output.split("值班职责按时率（按到期时间）")[1]
+    assert _cells(_row(duties, "村民议事会")) == ["村民议事会", "1", "1", "0", "0", "100.0%"]
+    assert _cells(_row(duties, "村务公开（月度）")) == [
+        "村务公开（月度）",
+        "2",
+        "1",
+        "1",
+        "0",
+        "50.0%",
+    ]
+    assert _cells(_row(duties, "村务公开（季度）")) == [
+        "村务公开（季度）",
+        "1",
+        "0",
+        "0",
+        "1",
+        "0.0%",
+    ]
+    empty = _run("--unit", TOWNSHIP, "--since", "2024-01-01", "--until", "2024-01-03")
+    assert "值班职责：该时段没有到期的职责" in empty.output
