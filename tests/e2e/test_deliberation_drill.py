@@ -1,6 +1,7 @@
 """Deliberation end to end on ``linkage up --policy drill`` over HTTP: a village's hard outcome
 reaches the township by itself when the village's leadership does not decide (10 s), the
-township reaches consensus and implements, and the decision shows in the village's public JSON."""
+township reaches consensus and implements, and the decision shows on the village's 公示栏 (the
+page and its JSON)."""
 
 from __future__ import annotations
 
@@ -70,4 +71,9 @@ def test_a_hard_village_matter_reaches_the_township_which_decides_and_implements
             assert time.monotonic() < until, public
             time.sleep(0.25)
         assert (mine[0]["decided_level"], mine[0]["decision"]) == ("township", "镇统一规划村道")
+        # And on the village's 公示栏, the page villagers open (no login), with its progress.
+        board = http.get(f"{stack.base}/public/{VILLAGE}")
+        assert board.status_code == 200 and "镇统一规划村道" in board.text, board.text
+        notices = http.get(f"{api}/public/units/{VILLAGE}/disclosures").json()
+        assert "镇统一规划村道" in str(notices), notices
         stack.stop_and_assert_stopped()
