@@ -205,13 +205,26 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+# Pydantic puts the member of a union that refused a value into the loc ("function-after[
+# within_range(), datetime]", "constrained-str", "WorkingDays", "str"): no field of ours, so the
+# field a client reads is the union's own (``decision.due``).
+_UNION_MEMBER = re.compile(
+    r".*\[.*\]|constrained-[a-z]+|[A-Z][A-Za-z0-9]*|str|int|float|bool|datetime|timedelta|decimal"
+)
+
+
 def _field_name(loc: Sequence[Any]) -> str:
     """``("body", "reporter", "phone")`` → ``reporter.phone``; the body itself → ``body``."""
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
     # A JSON syntax error's loc ends with a character offset, which names no field.
-    names = [str(p) for p in parts if not isinstance(p, int) or p >= 0]
+    names = [
+        str(p)
+        for p in parts
+        if (not isinstance(p, int) or p >= 0)
+        and not (isinstance(p, str) and _UNION_MEMBER.fullmatch(p))
+    ]
     if loc and loc[0] == "body" and len(loc) == 2 and isinstance(loc[1], int):
         return "body"
     return ".".join(names) or "body"

@@ -56,9 +56,12 @@ FEW_EXAMPLES = {"POST /api/v1/auth/token": 3}
 
 # Request fields whose validity no JSON schema can state, so a schema-valid request may still get
 # a 422 naming one of them: references to stored data (units, categories, departments, pages
-# already served, an Idempotency-Key already used for another registration), and a period whose
-# ends are each fine but not together (until before since, too long for a trend).
-REFERENCES = frozenset({"village_code", "category", "departments", "unit", "cursor", "grid"})
+# already served, the issue a duplicate repeats, an Idempotency-Key already used for another
+# registration), and a period whose ends are each fine but not together (until before since, too
+# long for a trend).
+REFERENCES = frozenset(
+    {"village_code", "category", "departments", "unit", "cursor", "grid", "duplicate_of"}
+)
 REFERENCE_HEADERS = frozenset({"Idempotency-Key"})
 PERIOD = frozenset({"since", "until", "bucket"})
 # Instants a request carries (api.inputs.Instant) lie in 2000–2100: JSON Schema has no bounds for a
@@ -368,6 +371,7 @@ async def test_every_operation_answers_as_documented(api: Api, app: FastAPI) -> 
         "deliberation_id": [r.json()["id"] for r in opened],
         "code": [COUNTY, TOWNSHIP, FUZZ_VILLAGE],
         "document_id": ["no-such-report"],
+        "duty_id": ["no-such-run"],
         "notification_id": [n["id"] for n in inbox] or [1],
         **await _admin_targets(api, await api.headers(USER)),
     }
