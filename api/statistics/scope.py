@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 from api.issue_list import aware
 from api.problems import invalid
 from api.statistics.periods import between
+from domain.models import Status
 from store.tables import Category, Issue, Unit
 
 FIRST_YEAR, LAST_YEAR = 1900, 9998  # far from datetime's limits, whatever the zone
@@ -82,6 +83,9 @@ def issues_of(scope: StatsScope) -> list[ColumnElement[bool]]:
     # Issues count for the subtree where they were registered: "小事不出村" asks where an issue
     # that arose here was finally resolved.
     conditions = [in_subtree(Issue.registered_unit_path, scope.unit)]
+    # An issue marked invalid (无效) counts in no unit's figures: not as a registration, not in
+    # the times to resolve, not in any status (the tallies leave it out the same way).
+    conditions.append(col(Issue.status) != Status.INVALID.value)
     if scope.category is not None:
         conditions.append(col(Issue.category) == scope.category)
     return conditions

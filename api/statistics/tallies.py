@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, col
@@ -219,6 +219,8 @@ def stay_rows(session: Session, scope: StatsScope) -> list[StayRow]:
                 _counting(and_(left, col(IssueLevel.on_time).is_(True))),
             )
             .where(*between(IssueLevel.entered_at, since, until))
+            # A stay that ended in an invalid mark (无效) is no stay of the unit's (as the tally).
+            .where(or_(outcome.is_(None), outcome != Outcome.INVALID.value))
             .group_by(col(IssueLevel.unit_code), col(IssueLevel.level))
         )
         if scope.category is None:
