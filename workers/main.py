@@ -72,6 +72,10 @@ def activities_of(
     ]
 
 
+# Every workflow a worker runs: issues, deliberations and the calendar's duties.
+WORKFLOWS = (IssueWorkflow, DeliberationWorkflow, DutyWorkflow)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -85,13 +89,11 @@ def build_worker(
 ) -> Worker:
     """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
     queue."""
-    cache_bytecode(IssueWorkflow)
-    cache_bytecode(DeliberationWorkflow)
-    cache_bytecode(DutyWorkflow)
+    cache_bytecode(*WORKFLOWS)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[IssueWorkflow, DeliberationWorkflow, DutyWorkflow],
+        workflows=list(WORKFLOWS),
         activities=activities_of(
             clocks or build_clocks(settings),
             Recorder(engine),

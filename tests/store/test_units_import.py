@@ -19,12 +19,7 @@ from store.tables import Issue, Unit
 from store.units_import import UnitNotFound, import_units, ladder, subtree_prefix
 
 ZHENAN = ROOT / "data" / "divisions-611025-zhenan.json"
-SHAANXI_CANDIDATES = (
-    ROOT / "data" / "divisions-61-shaanxi.json",
-    ROOT.parent / "shared" / "data" / "divisions-61-shaanxi.json",
-)
-SHAANXI = next((p for p in SHAANXI_CANDIDATES if p.exists()), SHAANXI_CANDIDATES[0])
-needs_shaanxi = pytest.mark.skipif(not SHAANXI.exists(), reason=f"{SHAANXI} not present")
+SHAANXI = ROOT / "data" / "divisions-61-shaanxi.json.gz"  # all Shaanxi, shipped gzipped
 VILLAGE = "611025101001"  # 回龙社区, under 回龙镇
 TOWNSHIP = "611025101"
 
@@ -101,7 +96,6 @@ def test_ladder_and_subtree_of_an_unknown_unit_raise(db_engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@needs_shaanxi
 def test_ladder_stops_at_the_county_below_city_and_province(db_engine: Engine) -> None:
     report = import_units(db_engine, SHAANXI, county="611025")
 
@@ -114,7 +108,6 @@ def test_ladder_stops_at_the_county_below_city_and_province(db_engine: Engine) -
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@needs_shaanxi
 def test_a_county_file_keeps_the_parents_a_province_file_gave(db_engine: Engine) -> None:
     import_units(db_engine, SHAANXI, county="611025")
 
@@ -125,7 +118,6 @@ def test_a_county_file_keeps_the_parents_a_province_file_gave(db_engine: Engine)
         assert subtree_prefix(session, VILLAGE) == f"/61/6110/611025/{TOWNSHIP}/{VILLAGE}/"
 
 
-@needs_shaanxi
 def test_a_county_moved_under_its_city_carries_its_subtree(
     db_engine: Engine, tmp_path: Path
 ) -> None:
@@ -169,7 +161,6 @@ def _issue_at(unit_path: str) -> Issue:
     )
 
 
-@needs_shaanxi
 def test_the_whole_province_imports_in_seconds(db_engine: Engine) -> None:
     started = time.monotonic()
     report = import_units(db_engine, SHAANXI)
