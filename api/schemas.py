@@ -40,8 +40,9 @@ OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NOT_BLANK)
 ]
+# Ends in a digit: the pattern then says what is left after the surrounding spaces are stripped.
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,19}$")
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{3,18}[0-9]$")
 ]
 Pin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
 # What people type (see normalise_tracking_code): 4 to 32 letters, digits, dashes and spaces.

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
@@ -328,8 +328,12 @@ def set_(body: ChannelSet, admin: AdminDep, session: SessionDep) -> ChannelOut:
     return channel_out(session, set_channel(session, admin, body))
 
 
+# A row id: what the databases' 64-bit integer keys hold, so a larger one is a 422, not an error.
+TargetId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.post("/{target_id}/test", response_model=TestResult, responses=responses(401, 403, 404))
-async def test(target_id: int, admin: AdminDep, session: SessionDep) -> TestResult:
+async def test(target_id: TargetId, admin: AdminDep, session: SessionDep) -> TestResult:
     """发送一条测试消息，返回接收方的答复。"""
     row, scope = await in_thread(channel_in_scope, session, admin, target_id)
     owner = await in_thread(channel_out, session, row)

@@ -57,7 +57,7 @@ class UserPatch(BaseModel):
 
     # Optional, never null: a name is changed or left, not cleared (the schema says so).
     display_name: DisplayName | SkipJsonSchema[None] = None
-    role: RoleText | None = None
+    role: RoleText | SkipJsonSchema[None] = None  # changed or left, never cleared
     unit: str | None = Field(default=None, max_length=32)
     department: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, max_length=32)
