@@ -34,24 +34,77 @@ def _decorated_as_handler(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> bool:
     return False
 
 
-def _index(sources: dict[str, str]) -> tuple[dict[str, ast.AST], list[str]]:
-    """Every function by a qualified name (``module:Class.name`` or ``module:name``), and the
-    names of the handlers."""
+def _index(
+    sources: dict[str, str],
+) -> tuple[dict[str, ast.AST], list[str], dict[str, list[str]]]:
+    """Every function by a qualified name (``module:Class.name`` or ``module:name``), the names of
+    the handlers, and each class's bases inside the package (``module:Class``)."""
     functions: dict[str, ast.AST] = {}
     handlers: list[str] = []
+    bases: dict[str, list[str]] = {}
+    classes = _classes(sources)
     for module, source in sources.items():
         tree = ast.parse(source)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 functions[f"{module}:{node.name}"] = node
             if isinstance(node, ast.ClassDef):
+                bases[f"{module}:{node.name}"] = [
+                    b for b in (_base_of(module, base, classes) for base in node.bases) if b
+                ]
                 for item in node.body:
                     if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                         name = f"{module}:{node.name}.{item.name}"
                         functions[name] = item
                         if _decorated_as_handler(item):
                             handlers.append(name)
-    return functions, handlers
+    return functions, handlers, bases
+
+
+def _classes(sources: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per module, the package classes it can name: its own and those it imports by name."""
+    own = {
+        module: {
+            node.name: f"{module}:{node.name}"
+            for node in ast.parse(source).body
+            if isinstance(node, ast.ClassDef)
+        }
+        for module, source in sources.items()
+    }
+    names = {module: dict(mine) for module, mine in own.items()}
+    for module, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module in own:
+                for alias in node.names:
+                    if alias.name in own[node.module]:
+                        names[module][alias.asname or alias.name] = own[node.module][alias.name]
+    return names
+
+
+def _base_of(module: str, base: ast.expr, classes: dict[str, dict[str, str]]) -> str | None:
+    # ``Shell[IssueState, ActionResult]``: the class subscripted with its type arguments.
+    target = base.value if isinstance(base, ast.Subscript) else base
+    if isinstance(target, ast.Name):
+        return classes[module].get(target.id)
+    return None
+
+
+def _method(cls: str, name: str, functions: dict[str, ast.AST], bases: dict[str, list[str]]) -> str:
+    """``self.name`` on an instance of ``cls``: the first definition along its bases."""
+    for here in _mro(cls, bases):
+        if f"{here}.{name}" in functions:
+            return f"{here}.{name}"
+    return f"{cls}.{name}"
+
+
+def _mro(cls: str, bases: dict[str, list[str]]) -> list[str]:
+    order, todo = [], [cls]
+    while todo:
+        here = todo.pop(0)
+        if here not in order:
+            order.append(here)
+            todo.extend(bases.get(here, []))
+    return order
 
 
 def _imports(sources: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -72,11 +125,16 @@ def _callees(
     fn: ast.AST,
     functions: dict[str, ast.AST],
     imports: dict[str, dict[str, str]] | None = None,
+    on_self: str | None = None,
+    bases: dict[str, list[str]] | None = None,
 ) -> tuple[set[str], bool]:
-    """What ``fn`` calls inside the package, and whether it calls an activity itself."""
+    """What ``fn`` calls inside the package, and whether it calls an activity itself.
+
+    ``on_self`` is the class of the instance a method runs on (a subclass's hooks answer a base
+    class's ``self`` calls); by default the class that defines ``fn``."""
     imports = imports or {}
     module, _, qual = name.partition(":")
-    cls = qual.split(".")[0] if "." in qual else None
+    cls = on_self or (f"{module}:{qual.split('.')[0]}" if "." in qual else None)
     found: set[str] = set()
     direct = False
     for node in ast.walk(fn):
@@ -88,7 +146,7 @@ def _callees(
                 direct = True
             owner = func.value
             if isinstance(owner, ast.Name) and owner.id == "self" and cls:
-                found.add(f"{module}:{cls}.{func.attr}")
+                found.add(_method(cls, func.attr, functions, bases or {}))
             elif isinstance(owner, ast.Name):
                 imported = imports.get(module, {}).get(owner.id)
                 if imported is not None:
@@ -104,17 +162,21 @@ def _callees(
 
 
 def handlers_reaching_activities(sources: dict[str, str]) -> list[str]:
-    functions, handlers = _index(sources)
+    functions, handlers, bases = _index(sources)
     imports = _imports(sources)
     bad = []
     for handler in handlers:
+        # The handler's own class is the instance's: ``self`` calls resolve from it down its bases.
+        instance = handler.rpartition(".")[0]
+        mro = _mro(instance, bases)
         seen, todo = set(), [handler]
         while todo:
             name = todo.pop()
             if name in seen:
                 continue
             seen.add(name)
-            callees, direct = _callees(name, functions[name], functions, imports)
+            on_self = instance if name.rpartition(".")[0] in mro else None
+            callees, direct = _callees(name, functions[name], functions, imports, on_self, bases)
             if direct:
                 bad.append(f"{handler} reaches an activity through {name}")
                 break
@@ -131,7 +193,7 @@ def _package_sources() -> dict[str, str]:
 
 def test_no_handler_in_workflows_reaches_an_activity() -> None:
     sources = _package_sources()
-    _, handlers = _index(sources)
+    _, handlers, _ = _index(sources)
     assert len(handlers) >= 26, handlers  # 13 updates and their validators, and the query
     deliberation = [h for h in handlers if h.startswith("workflows.deliberation.shell:")]
     assert len(deliberation) >= 19, deliberation  # 9 updates, their validators, the query
@@ -140,28 +202,52 @@ def test_no_handler_in_workflows_reaches_an_activity() -> None:
     assert handlers_reaching_activities(sources) == []
 
 
-def test_the_check_finds_a_handler_that_awaits_an_activity_through_a_helper() -> None:
+APPLIED = "        transitions.apply(self.s, name, a, workflow.now())\n"
+
+
+def _recording_in_apply(shell: str) -> list[str]:
+    """The check on the package where ``shell``'s ``_apply`` hook (which the base class's shared
+    handler calls on a subclass instance) also records."""
     sources = _package_sources()
-    shell = "workflows.issue.shell"
-    sources[shell] = sources[shell].replace(
-        "        transitions.apply(self.s, name, a, workflow.now())\n",
-        "        transitions.apply(self.s, name, a, workflow.now())\n"
-        "        await effects.record(self.s)\n",
-    )
-    found = handlers_reaching_activities(sources)
-    assert any(f.endswith("workflows.issue.effects:record") for f in found), found
+    assert APPLIED in sources[shell]
+    sources[shell] = sources[shell].replace(APPLIED, APPLIED + "        effects.record(self.s)\n")
+    return handlers_reaching_activities(sources)
+
+
+def test_the_check_finds_a_handler_that_awaits_an_activity_through_a_helper() -> None:
+    found = _recording_in_apply("workflows.issue.shell")
+    assert any(
+        f.startswith("workflows.issue.shell:IssueWorkflow.accept ")
+        and f.endswith("workflows.effects:record")
+        for f in found
+    ), found
+    assert not any(f.startswith("workflows.deliberation.") for f in found), found
 
 
 def test_the_check_finds_a_deliberation_handler_that_records_itself() -> None:
+    found = _recording_in_apply("workflows.deliberation.shell")
+    assert any(
+        f.startswith("workflows.deliberation.shell:DeliberationWorkflow.ballot ")
+        and f.endswith("workflows.effects:record")
+        for f in found
+    ), found
+    assert not any(f.startswith("workflows.issue.") for f in found), found
+
+
+def test_the_check_follows_the_shared_handler_into_the_base_class() -> None:
+    """An activity reached from ``workflows.shell``'s shared handler is every subclass's fault."""
     sources = _package_sources()
-    shell = "workflows.deliberation.shell"
-    sources[shell] = sources[shell].replace(
-        "        transitions.apply(self.s, name, a, workflow.now())\n",
-        "        transitions.apply(self.s, name, a, workflow.now())\n"
-        "        await effects.record(self.s)\n",
-    )
+    base = "workflows.shell"
+    decided = "        self._decided = True\n"
+    assert decided in sources[base]
+    sources[base] = sources[base].replace(decided, decided + "        await self._record()\n")
     found = handlers_reaching_activities(sources)
-    assert any(f.endswith("workflows.deliberation.effects:record") for f in found), found
+    assert any(f.startswith("workflows.issue.shell:IssueWorkflow.resolve ") for f in found), found
+    assert any(
+        f.startswith("workflows.deliberation.shell:DeliberationWorkflow.decide ") for f in found
+    ), found
+    # The validators never reach ``_decide``: they stay clean.
+    assert not any("._admit" in f.split(" ")[0] for f in found), found
 
 
 def test_the_check_finds_a_duty_handler_that_acts_itself() -> None:

@@ -4,7 +4,6 @@ the signals to a linked issue, and the search attributes."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from temporalio import workflow
@@ -17,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.deliberation.completions import complete
     from domain.deliberation.models import DeliberationSnapshot, DeliberationState
     from domain.deliberation.trail import live_deadline
-    from workflows.issue.effects import ACTIVITY_TIMEOUT, PATIENT
+    from workflows import effects
     from workflows.issue.shell import workflow_id as issue_workflow_id
 
 ISSUE_SIGNAL = "deliberation"  # the issue workflow's signal for its deliberations' news
@@ -25,37 +24,11 @@ ISSUE_SIGNAL = "deliberation"  # the issue workflow's signal for its deliberatio
 
 async def compute_clock(s: DeliberationState) -> None:
     assert s.awaiting is not None
-    name, arg, result_type = request_for(s, s.awaiting)
-    result = await workflow.execute_local_activity(
-        name,
-        arg,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=PATIENT,
-        result_type=result_type,
-    )
-    complete(s, result)
-
-
-def unrecorded(s: DeliberationState) -> bool:
-    return s.recorded_seq < s.next_seq or bool(s.outbox)
+    complete(s, await effects.ask(*request_for(s, s.awaiting)))
 
 
 async def record(s: DeliberationState) -> None:
-    """Write the read model and the outbox; forget what was written (see the issue's)."""
-    upto, sent = s.next_seq, len(s.outbox)
-    snapshot = DeliberationSnapshot(
-        state=dataclasses.replace(s, events=list(s.events), outbox=list(s.outbox)),
-        from_seq=s.recorded_seq,
-    )
-    await workflow.execute_activity(
-        "record_deliberation",
-        snapshot,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=PATIENT,
-    )
-    s.events = [e for e in s.events if e.seq >= upto]
-    s.outbox = s.outbox[sent:]
-    s.recorded_seq = upto
+    await effects.record(s, "record_deliberation", DeliberationSnapshot)
 
 
 async def tell_issue(s: DeliberationState) -> None:

@@ -1,9 +1,5 @@
-"""DeliberationWorkflow: a thin shell around ``domain.deliberation``, on the issue's one pattern.
-
-Handlers decide: a validator checks an action against the pure rules, the handler applies the
-transition synchronously and waits until the run loop has recorded it. The run loop alone acts:
-the clocks decisions wait for (local activities), one ``record_deliberation`` writing the read
-model and the outbox, the signals to a linked issue, the search attributes, then the next clock.
+"""DeliberationWorkflow: a thin shell around ``domain.deliberation``, on the one pattern
+(``workflows.shell``). Its run loop also tells a linked issue what happened, after each record.
 """
 
 from __future__ import annotations
@@ -29,15 +25,12 @@ with workflow.unsafe.imports_passed_through():
         ReportProgress,
     )
     from domain.deliberation.trail import live_deadline
-    from domain.lifecycle import limits
-    from domain.lifecycle.checks import Rejected
     from domain.models import Action
-    from workflows.common import BUSY, reject
     from workflows.deliberation import effects
+    from workflows.shell import Shell
 
 WORKFLOW_NAME = "DeliberationWorkflow"
 QUERY_STATE = "state"
-_SHORTEST_WAIT = 0.001
 
 
 def workflow_id(deliberation_id: str) -> str:
@@ -45,125 +38,46 @@ def workflow_id(deliberation_id: str) -> str:
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class DeliberationWorkflow:
+class DeliberationWorkflow(Shell[DeliberationState, DeliberationResult]):
     """One deliberation: its rounds at each unit, the leadership's decision, the implementation."""
+
+    BUSY_TEXT = "议事正在处理，请稍后重试"
 
     @workflow.init
     def __init__(self, start: DeliberationStart) -> None:
-        self.s: DeliberationState = start.carried or DeliberationState(
-            d=start.d, ladder=list(start.d.ladder)
+        self._setup(
+            start.carried or DeliberationState(d=start.d, ladder=list(start.d.ladder)),
+            start.history_limit,
         )
-        self._history_limit = start.history_limit
-        self._decided = False
-        self._acting = False
-        self._acted_in = -1
-        self._history_seen = (0, 0, False)
-        self._waited = False
-        self._attributes: tuple[object, ...] | None = None
-
-    # ---- run loop --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: DeliberationStart) -> DeliberationState:
-        self._woke()
-        if start.carried is None:
-            transitions.open_deliberation(self.s, workflow.now())
-        while True:
-            await self._act_on_decisions()
-            if self.s.status not in LIVE_STATUSES:
-                break
-            if self._continue_as_new_due():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._decided and not effects.unrecorded(self.s) and not self.s.links:
-                    workflow.continue_as_new(
-                        DeliberationStart(
-                            d=self.s.d, carried=self.s, history_limit=self._history_limit
-                        )
-                    )
-                continue
-            due = clocks.next_due(self.s)
-            try:
-                await workflow.wait_condition(lambda: self._decided, timeout=self._wait_for(due))
-            except TimeoutError:
-                self._woke()
-                assert due is not None
-                clocks.fire(self.s, due)
-            else:
-                self._woke()
-            self._waited = True
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.s
+        return await self._loop(fresh=start.carried is None)
 
-    async def _act_on_decisions(self) -> None:
-        self._acting = True
-        while True:
-            self._decided = False
-            while self.s.awaiting is not None:
-                await effects.compute_clock(self.s)
-                self._mark_acted()
-            if not effects.unrecorded(self.s):
-                break
-            await effects.record(self.s)
-            self._mark_acted()
+    # ---- the rules and effects of a deliberation ---------------------------------------------
+
+    def _begin(self) -> None:
+        transitions.open_deliberation(self.s, workflow.now())
+
+    def _live(self) -> bool:
+        return self.s.status in LIVE_STATUSES
+
+    def _next_due(self) -> datetime | None:
+        return clocks.next_due(self.s)
+
+    def _fire(self, due: datetime) -> None:
+        clocks.fire(self.s, due)
+
+    def _carried(self) -> DeliberationStart | None:
         if self.s.links:
-            await effects.tell_issue(self.s)
-            self._mark_acted()
-        attributes = effects.search_attributes(self.s)
-        if attributes != self._attributes:
-            effects.upsert_search_attributes(attributes)
-            self._attributes = attributes
-        self._acting = False
+            return None  # the issue hears of everything first: links are not carried over
+        return DeliberationStart(d=self.s.d, carried=self.s, history_limit=self._history_limit)
 
-    def _wait_for(self, due: datetime | None) -> float | None:
-        if due is None:
-            return None
-        return max((due - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+    def _check_rules(self, name: str, a: Action) -> None:
+        checks.check(self.s, name, a, workflow.now())
 
-    def _woke(self) -> None:
-        info = workflow.info()
-        self._history_seen = (
-            info.get_current_history_length(),
-            info.get_current_history_size(),
-            info.is_continue_as_new_suggested(),
-        )
-        self._mark_acted()
-
-    def _mark_acted(self) -> None:
-        self._acted_in = workflow.info().get_current_history_length()
-
-    def _continue_as_new_due(self) -> bool:
-        length, size, suggested = self._history_seen
-        big = suggested or length > self._history_limit or size > limits.HISTORY_BYTES
-        return self._waited and big
-
-    # ---- the shared handler (the issue shell's, for the same reasons) ------------------------
-
-    def _admit(self, name: str, a: Action) -> None:
-        if self._busy():
-            raise reject("议事正在处理，请稍后重试", BUSY)
-        if not self._seen(a):
-            self._check(name, a)
-
-    def _check(self, name: str, a: Action) -> None:
-        try:
-            checks.check(self.s, name, a, workflow.now())
-        except Rejected as refused:
-            raise reject(str(refused)) from None
-
-    async def _decide(self, name: str, a: Action) -> DeliberationResult:
-        if self._seen(a):
-            return self._result(duplicate=True)
-        while not self._settled():
-            await workflow.wait_condition(self._settled)
-        self._check(name, a)
+    def _apply(self, name: str, a: Action) -> None:
         transitions.apply(self.s, name, a, workflow.now())
-        self._decided = True
-        upto = self.s.next_seq
-        await workflow.wait_condition(lambda: self._settled() and self.s.recorded_seq >= upto)
-        return self._result()
-
-    def _seen(self, a: Action) -> bool:
-        return bool(a.request_id) and a.request_id in self.s.applied_requests
 
     def _result(self, duplicate: bool = False) -> DeliberationResult:
         s = self.s
@@ -177,11 +91,23 @@ class DeliberationWorkflow:
             duplicate=duplicate,
         )
 
-    def _busy(self) -> bool:
-        return not self._settled() or self._acted_in == workflow.info().get_current_history_length()
+    async def _compute_clock(self) -> None:
+        await effects.compute_clock(self.s)
 
-    def _settled(self) -> bool:
-        return self.s.awaiting is None and not self._acting
+    async def _record(self) -> None:
+        await effects.record(self.s)
+
+    async def _after_record(self) -> bool:
+        if not self.s.links:
+            return False
+        await effects.tell_issue(self.s)
+        return True
+
+    def _search_attributes(self) -> tuple[object, ...]:
+        return effects.search_attributes(self.s)
+
+    def _upsert_search_attributes(self, values: tuple[object, ...]) -> None:
+        effects.upsert_search_attributes(values)
 
     # ---- updates: one per action -------------------------------------------------------------
 
@@ -261,8 +187,7 @@ class DeliberationWorkflow:
 
     @opened.validator
     def _admit_opened(self) -> None:
-        if self._busy():
-            raise reject("议事正在处理，请稍后重试", BUSY)
+        self._refuse_if_busy()
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> DeliberationState:

@@ -4,7 +4,6 @@ for a council's deliberation) and the one ``record_duty`` (read model and outbox
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from temporalio import workflow
@@ -34,9 +33,10 @@ with workflow.unsafe.imports_passed_through():
         ReportRequest,
     )
     from domain.models import SYSTEM_ACTOR, Deadline, DeadlineRequest, Term
+    from workflows import effects
     from workflows.deliberation import WORKFLOW_NAME as DELIBERATION
     from workflows.deliberation import workflow_id as deliberation_workflow_id
-    from workflows.issue.effects import ACTIVITY_TIMEOUT, PATIENT
+    from workflows.effects import ACTIVITY_TIMEOUT, PATIENT
 
 # Reminders of a missed duty go out each working day at the start of office hours.
 EVERY_WORKING_DAY = Term(working_days=1)
@@ -58,14 +58,7 @@ async def perform(s: DutyState) -> None:
             result_type=Report,
         )
     else:
-        name, arg, result_type = _local_request(s, need)
-        result = await workflow.execute_local_activity(
-            name,
-            arg,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=PATIENT,
-            result_type=result_type,
-        )
+        result = await effects.ask(*_local_request(s, need))
     rules.complete(s, result, workflow.now())
 
 
@@ -125,23 +118,5 @@ async def _open_council(s: DutyState) -> bool:
     return True
 
 
-def unrecorded(s: DutyState) -> bool:
-    return s.recorded_seq < s.next_seq or bool(s.outbox)
-
-
 async def record(s: DutyState) -> None:
-    """Write the read model and the outbox; forget the events and notices written."""
-    upto, sent = s.next_seq, len(s.outbox)
-    snapshot = DutySnapshot(
-        state=dataclasses.replace(s, events=list(s.events), outbox=list(s.outbox)),
-        from_seq=s.recorded_seq,
-    )
-    await workflow.execute_activity(
-        "record_duty",
-        snapshot,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=PATIENT,
-    )
-    s.events = [e for e in s.events if e.seq >= upto]
-    s.outbox = s.outbox[sent:]
-    s.recorded_seq = upto
+    await effects.record(s, "record_duty", DutySnapshot)

@@ -16,6 +16,7 @@ from temporalio.common import SearchAttributeKey
 with workflow.unsafe.imports_passed_through():
     from domain.duties import rules
     from domain.duties.models import DutyStart, DutyState, Fulfilment
+    from workflows import effects as common_effects
     from workflows.duty import effects
 
 WORKFLOW_NAME = "DutyWorkflow"
@@ -62,7 +63,7 @@ class DutyWorkflow:
         while True:
             while self.s.awaiting is not None:
                 await effects.perform(self.s)
-            if not effects.unrecorded(self.s):
+            if not common_effects.unrecorded(self.s):
                 break
             await effects.record(self.s)
         self._acting = False

@@ -9,12 +9,10 @@ task.
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
@@ -22,50 +20,18 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle.completions import complete
     from domain.lifecycle.trail import live_deadline
     from domain.models import IssueState, Snapshot, UnitKind
-
-# Clocks and records retry until they succeed: a database down for a while delays the record,
-# never loses it. Past a minute of backoff the SDK waits on a server timer between attempts.
-PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+    from workflows import effects
 
 
 async def compute_clock(state: IssueState) -> None:
     """Compute the clock the waiting decision needs and complete the decision with it."""
     assert state.awaiting is not None
-    name, arg, result_type = request_for(state, state.awaiting)
-    result = await workflow.execute_local_activity(
-        name,
-        arg,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=PATIENT,
-        result_type=result_type,
-    )
-    complete(state, result)
-
-
-def unrecorded(state: IssueState) -> bool:
-    return state.recorded_seq < state.next_seq or bool(state.outbox)
+    complete(state, await effects.ask(*request_for(state, state.awaiting)))
 
 
 async def record(state: IssueState) -> None:
-    """Write the read model and the outbox in one transaction; forget what it wrote.
-
-    Decisions taken while the record runs stay for the next one: only the events and notices the
-    snapshot held are dropped from the state.
-    """
-    upto, sent = state.next_seq, len(state.outbox)
-    snapshot = Snapshot(
-        state=dataclasses.replace(state, events=list(state.events), outbox=list(state.outbox)),
-        from_seq=state.recorded_seq,
-    )
-    # An ordinary activity, not a local one: its input is in the history before it runs, so a
-    # retried workflow task can never write a snapshot (events, notices) the history lacks.
-    await workflow.execute_activity(
-        "record", snapshot, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PATIENT
-    )
-    state.events = [e for e in state.events if e.seq >= upto]
-    state.outbox = state.outbox[sent:]
-    state.recorded_seq = upto
+    """The issue's record: read model and outbox in one transaction (``workflows.effects``)."""
+    await effects.record(state, "record", Snapshot)
 
 
 def search_attributes(state: IssueState) -> tuple[Any, ...]:

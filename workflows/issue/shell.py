@@ -1,10 +1,6 @@
-"""IssueWorkflow: a thin shell around ``domain.lifecycle``.
-
-Handlers decide: a validator checks an action against the rules, the handler applies the
-transition synchronously and waits until the run loop has recorded it. The run loop alone acts:
-it computes the clocks decisions wait for, writes the read model and the outbox in one ``record``,
-upserts the search attributes, and waits for the next clock or decision. No handler awaits an
-activity; notices leave through the outbox, so an issue never waits on a receiver.
+"""IssueWorkflow: a thin shell around ``domain.lifecycle``, on the one pattern
+(``workflows.shell``): its updates decide through the shared handler, its run loop is the shared
+loop, and the hooks here name the issue's rules and effects.
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.deliberation.models import IssueLink
-    from domain.lifecycle import checks, clocks, limits, transitions
+    from domain.lifecycle import checks, clocks, transitions
     from domain.lifecycle.deliberations import deliberation_news
     from domain.lifecycle.trail import live_deadline
     from domain.models import (
@@ -38,12 +34,11 @@ with workflow.unsafe.imports_passed_through():
         Whistle,
         Withdraw,
     )
-    from workflows.common import BUSY, reject
     from workflows.issue import effects
+    from workflows.shell import Shell
 
 WORKFLOW_NAME = "IssueWorkflow"
 QUERY_STATE = "state"
-_SHORTEST_WAIT = 0.001  # seconds: a clock already due still gets its timer
 
 
 def workflow_id(issue_id: str) -> str:
@@ -52,138 +47,44 @@ def workflow_id(issue_id: str) -> str:
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class IssueWorkflow:
+class IssueWorkflow(Shell[IssueState, ActionResult]):
     """The escalation ladder of one issue, its clocks and the human actions on it."""
+
+    BUSY_TEXT = "事项正在处理，请稍后重试"
 
     @workflow.init
     def __init__(self, start: IssueStart) -> None:
-        self.s: IssueState = start.carried or IssueState(
-            issue=start.issue, ladder=list(start.issue.ladder)
+        self._setup(
+            start.carried or IssueState(issue=start.issue, ladder=list(start.issue.ladder)),
+            start.history_limit,
         )
-        self._history_limit = start.history_limit
-        self._decided = False  # a handler changed the state: the loop acts on it
-        self._acting = False  # the loop is performing effects
-        self._acted_in = -1  # the workflow task in which the loop last acted (history length)
-        self._history_seen = (0, 0, False)  # (length, size, suggested) at the last wake-up
-        self._waited = False  # this run has waited once: it may continue as new
-        self._attributes: tuple[object, ...] | None = None
-
-    # ---- run loop --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: IssueStart) -> IssueState:
-        """Act on what was decided, then wait for the nearest clock or a decision; until closed."""
-        self._woke()
-        if start.carried is None:
-            transitions.register(self.s, workflow.now())
-        while True:
-            await self._act_on_decisions()
-            if not transitions.running(self.s):
-                break
-            if self._continue_as_new_due():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._decided and not effects.unrecorded(self.s):
-                    workflow.continue_as_new(
-                        IssueStart(
-                            issue=self.s.issue, carried=self.s, history_limit=self._history_limit
-                        )
-                    )
-                continue
-            due = clocks.next_due(self.s)
-            try:
-                await workflow.wait_condition(lambda: self._decided, timeout=self._wait_for(due))
-            except TimeoutError:
-                self._woke()
-                assert due is not None
-                # Clocks fire at the timer's own instant, whenever a worker applies it.
-                clocks.fire(self.s, due)
-            else:
-                self._woke()
-            self._waited = True
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.s
+        return await self._loop(fresh=start.carried is None)
 
-    async def _act_on_decisions(self) -> None:
-        """The effects of every decision taken so far, in order: clocks, one record, attributes."""
-        self._acting = True
-        while True:
-            self._decided = False
-            while self.s.awaiting is not None:
-                await effects.compute_clock(self.s)
-                self._mark_acted()
-            if not effects.unrecorded(self.s):
-                break
-            await effects.record(self.s)
-            self._mark_acted()
-        attributes = effects.search_attributes(self.s)
-        if attributes != self._attributes:
-            effects.upsert_search_attributes(attributes)
-            self._attributes = attributes
-        self._acting = False
+    # ---- the rules and effects of an issue ---------------------------------------------------
 
-    def _wait_for(self, due: datetime | None) -> float | None:
-        if due is None:
-            return None
-        return max((due - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+    def _begin(self) -> None:
+        transitions.register(self.s, workflow.now())
 
-    def _woke(self) -> None:
-        """The loop wakes (a timer, a decision): note the history as a replay sees it here."""
-        info = workflow.info()
-        self._history_seen = (
-            info.get_current_history_length(),
-            info.get_current_history_size(),
-            info.is_continue_as_new_suggested(),
-        )
-        self._mark_acted()
+    def _live(self) -> bool:
+        return transitions.running(self.s)
 
-    def _mark_acted(self) -> None:
-        self._acted_in = workflow.info().get_current_history_length()
+    def _next_due(self) -> datetime | None:
+        return clocks.next_due(self.s)
 
-    def _continue_as_new_due(self) -> bool:
-        """Long or large enough, read where a replay reads it too; never before the new run has
-        waited once (a limit below the start's own length would otherwise loop)."""
-        length, size, suggested = self._history_seen
-        big = suggested or length > self._history_limit or size > limits.HISTORY_BYTES
-        return self._waited and big
+    def _fire(self, due: datetime) -> None:
+        clocks.fire(self.s, due)
 
-    # ---- the shared handler ------------------------------------------------------------------
+    def _carried(self) -> IssueStart:
+        return IssueStart(issue=self.s.issue, carried=self.s, history_limit=self._history_limit)
 
-    def _admit(self, name: str, a: Action) -> None:
-        """The validator of every action: the busy guard, then the rules (nothing is written).
+    def _check_rules(self, name: str, a: Action) -> None:
+        checks.check(self.s, name, a, workflow.now())
 
-        Busy: while the loop acts, and once it has acted in a workflow task, an update that
-        arrives is turned away (rejected updates leave no trace) and the API sends it again at
-        once. A worker taking up an issue cold may hand the workflow a timer's firing first and
-        an update after, where a replay applies the update first (temporalio/sdk-python#1591);
-        an update admitted only before the loop acts reads the same on both.
-        """
-        if self._busy():
-            raise reject("事项正在处理，请稍后重试", BUSY)
-        if not self._seen(a):
-            self._check(name, a)
-
-    def _check(self, name: str, a: Action) -> None:
-        try:
-            checks.check(self.s, name, a, workflow.now())
-        except checks.Rejected as refused:
-            raise reject(str(refused)) from None
-
-    async def _decide(self, name: str, a: Action) -> ActionResult:
-        if self._seen(a):
-            return self._result(duplicate=True)
-        # Several handlers may wake together: each decides only on a settled state.
-        while not self._settled():
-            await workflow.wait_condition(self._settled)
-        self._check(name, a)
+    def _apply(self, name: str, a: Action) -> None:
         transitions.apply(self.s, name, a, workflow.now())
-        self._decided = True
-        upto = self.s.next_seq
-        await workflow.wait_condition(lambda: self._settled() and self.s.recorded_seq >= upto)
-        return self._result()
-
-    def _seen(self, a: Action) -> bool:
-        """True for a retried request (the validator lets it through to return the state)."""
-        return bool(a.request_id) and a.request_id in self.s.applied_requests
 
     def _result(self, duplicate: bool = False) -> ActionResult:
         s = self.s
@@ -196,6 +97,18 @@ class IssueWorkflow:
             deadline=live_deadline(s),
             duplicate=duplicate,
         )
+
+    async def _compute_clock(self) -> None:
+        await effects.compute_clock(self.s)
+
+    async def _record(self) -> None:
+        await effects.record(self.s)
+
+    def _search_attributes(self) -> tuple[object, ...]:
+        return effects.search_attributes(self.s)
+
+    def _upsert_search_attributes(self, values: tuple[object, ...]) -> None:
+        effects.upsert_search_attributes(values)
 
     # ---- updates: one per action -------------------------------------------------------------
 
@@ -334,22 +247,7 @@ class IssueWorkflow:
 
     @registered.validator
     def _admit_registered(self) -> None:
-        if self._busy():
-            raise reject("事项正在处理，请稍后重试", BUSY)
-
-    def _busy(self) -> bool:
-        """Whether the loop acts now, or already acted in this workflow task.
-
-        A cold worker may hand over a timer's firing in one activation (with the history length
-        of an older task) and a clock's or record's result together with an update in the next:
-        the loop is then still acting when the update's validator runs. Either way the update
-        goes again a moment later, into the next task.
-        """
-        return not self._settled() or self._acted_in == workflow.info().get_current_history_length()
-
-    def _settled(self) -> bool:
-        """No decision waits for its clock and the loop is not performing effects."""
-        return self.s.awaiting is None and not self._acting
+        self._refuse_if_busy()
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IssueState:
