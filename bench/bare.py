@@ -23,7 +23,7 @@ from temporalio.common import RetryPolicy
 WORKFLOW_NAME = "BareTimerWorkflow"
 ACTIVITY_NAME = "bare_write"
 ID_PREFIX = "bare-"
-# The issue workflow's record policy and timeout (workflows/issue/effects.py), so a failing write
+# The issue workflow's record policy and timeout (workflows/effects.py), so a failing write
 # retries the same way.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
