@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from sqlmodel import Session
+from temporalio.client import Client
 
 from api import deliberation_detail as detail_of
 from api import deliberation_list as list_of
@@ -17,12 +21,21 @@ from api.deliberation_schemas import (
     DeliberationCreate,
     DeliberationOut,
     DeliberationPage,
+    Due,
     EvaluateIn,
     OpinionIn,
     ProgressIn,
     WithdrawIn,
 )
-from api.deps import API_PREFIX, CurrentPrincipal, SessionDep, SettingsDep, TemporalDep, in_thread
+from api.deps import (
+    API_PREFIX,
+    CurrentPrincipal,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    in_thread,
+)
 from api.problems import invalid, responses
 from domain.deliberation.models import (
     Attendance,
@@ -30,6 +43,7 @@ from domain.deliberation.models import (
     CloseRound,
     Complete,
     Decide,
+    DecisionSpec,
     DStatus,
     DWithdraw,
     Evaluate,
@@ -40,7 +54,9 @@ from domain.deliberation.models import (
     Verdict,
     Votes,
 )
-from domain.models import Action
+from domain.models import Action, Actor
+from settings import Settings
+from store.deliberation_tables import Deliberation
 
 router = APIRouter(prefix=f"{API_PREFIX}/deliberations", tags=["deliberations"])
 public = APIRouter(prefix=f"{API_PREFIX}/public", tags=["public"])
@@ -105,81 +121,85 @@ def published_decisions(code: Annotated[str, Path(max_length=64)], session: Sess
     return {"data": detail_of.published(session, code)}
 
 
-async def _act(
-    name: str,
-    deliberation_id: str,
+# ---- actions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Acting:
+    """One action request: who, on which deliberation, under which idempotency key."""
+
+    principal: Principal
+    session: Session
+    temporal: Client
+    settings: Settings
+    deliberation_id: str
+    idempotency_key: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return self.principal.actor()
+
+    def decision(self, text: str | None, unit: str | None, due: Due | None) -> DecisionSpec:
+        """The decision a body names, checked against the units (errors name ``decision``)."""
+        return service.decision_spec(
+            self.session, text, unit, due, self.settings.timezone, "decision"
+        )
+
+    async def run(self, name: str, build: Callable[[Deliberation], Action]) -> DeliberationOut:
+        """Load and authorise, build the action (in a thread: it may read the database), send it."""
+        row = await in_thread(service.load, self.session, self.principal, self.deliberation_id)
+        service.authorise(self.principal, row, name)
+        action = await in_thread(build, row)
+        action.request_id = service.request_id(
+            self.principal, self.deliberation_id, name, self.idempotency_key
+        )
+        return await service.execute(self.temporal, self.deliberation_id, name, action)
+
+
+def _acting(
     principal: CurrentPrincipal,
     session: SessionDep,
     temporal: TemporalDep,
-    key: str | None,
-    build: Any,
-) -> DeliberationOut:
-    row = await in_thread(service.load, session, principal, deliberation_id)
-    service.authorise(principal, row, name)
-    action: Action = await in_thread(build, row)
-    action.request_id = service.request_id(principal, deliberation_id, name, key)
-    return await service.execute(temporal, deliberation_id, name, action)
+    settings: SettingsDep,
+    deliberation_id: DeliberationId,
+    idempotency_key: IdempotencyKey = None,
+) -> Acting:
+    # CurrentPrincipal first: an anonymous caller hears 401 before any complaint about the body.
+    return Acting(principal, session, temporal, settings, deliberation_id, idempotency_key)
+
+
+ActingDep = Annotated[Acting, Depends(_acting)]
 
 
 @router.post("/{deliberation_id}/opinion", response_model=DeliberationOut, responses=ACTED)
-async def opinion(
-    deliberation_id: DeliberationId,
-    body: OpinionIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def opinion(acting: ActingDep, body: OpinionIn) -> DeliberationOut:
     """发表意见（本轮截止前）。"""
-    return await _act(
-        "opinion", deliberation_id, principal, session, temporal, idempotency_key,
-        lambda row: Opinion(actor=principal.actor(), text=body.text),
-    )  # fmt: skip
+    return await acting.run("opinion", lambda row: Opinion(actor=acting.actor, text=body.text))
 
 
 @router.post("/{deliberation_id}/ballot", response_model=DeliberationOut, responses=ACTED)
-async def ballot(
-    deliberation_id: DeliberationId,
-    body: BallotIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def ballot(acting: ActingDep, body: BallotIn) -> DeliberationOut:
     """录入一张选票：每户（户码）一票，不论从哪个渠道，只计一次；选票不与户关联公开。"""
 
-    def build(row: Any) -> Action:
-        token = service.household_token(session, settings, row, body.household)
-        return Ballot(actor=principal.actor(), household=token, option=body.option)
+    def build(row: Deliberation) -> Action:
+        token = service.household_token(acting.session, acting.settings, row, body.household)
+        return Ballot(actor=acting.actor, household=token, option=body.option)
 
-    return await _act(
-        "ballot", deliberation_id, principal, session, temporal, idempotency_key, build
-    )
+    return await acting.run("ballot", build)
 
 
 @router.post("/{deliberation_id}/close_round", response_model=DeliberationOut, responses=ACTED)
-async def close_round(
-    deliberation_id: DeliberationId,
-    body: CloseRoundIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def close_round(acting: ActingDep, body: CloseRoundIn) -> DeliberationOut:
     """结束本轮：到会情况、表决票数、纪要；达成共识须附决定事项（内容、责任单位、期限）。"""
 
-    def build(row: Any) -> Action:
+    def build(row: Deliberation) -> Action:
         decision = None
         if body.decision is not None and body.outcome is RoundOutcome.CONSENSUS:
             d = body.decision
-            decision = service.decision_spec(
-                session, d.text, d.responsible_unit, d.due, settings.timezone, "decision"
-            )
+            decision = acting.decision(d.text, d.responsible_unit, d.due)
         a, v = body.attendance, body.votes
         return CloseRound(
-            actor=principal.actor(),
+            actor=acting.actor,
             outcome=body.outcome,
             attendance=Attendance(
                 a.expected, a.present, a.households_expected, a.households_present
@@ -191,101 +211,57 @@ async def close_round(
             body=body.body,
         )
 
-    return await _act(
-        "close_round", deliberation_id, principal, session, temporal, idempotency_key, build
-    )
+    return await acting.run("close_round", build)
 
 
 @router.post("/{deliberation_id}/decide", response_model=DeliberationOut, responses=ACTED)
-async def decide(
-    deliberation_id: DeliberationId,
-    body: DecideIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def decide(acting: ActingDep, body: DecideIn) -> DeliberationOut:
     """负责人决策：采纳（adopt，交付落实）或提交上级（refer_up）。"""
 
-    def build(row: Any) -> Action:
+    def build(row: Deliberation) -> Action:
         spec = None
         if body.decision is Verdict.ADOPT:
-            spec = service.decision_spec(
-                session, body.text, body.responsible_unit, body.due, settings.timezone, "decision"
-            )
+            spec = acting.decision(body.text, body.responsible_unit, body.due)
         elif not body.reason:
             raise invalid("reason", "提交上级须说明理由")
         return Decide(
-            actor=principal.actor(), verdict=body.decision, decision=spec, reason=body.reason or ""
+            actor=acting.actor, verdict=body.decision, decision=spec, reason=body.reason or ""
         )
 
-    return await _act(
-        "decide", deliberation_id, principal, session, temporal, idempotency_key, build
-    )
+    return await acting.run("decide", build)
 
 
 @router.post("/{deliberation_id}/progress", response_model=DeliberationOut, responses=ACTED)
-async def progress(
-    deliberation_id: DeliberationId,
-    body: ProgressIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def progress(acting: ActingDep, body: ProgressIn) -> DeliberationOut:
     """报送落实进度（百分比和说明）。"""
-    return await _act(
-        "progress", deliberation_id, principal, session, temporal, idempotency_key,
-        lambda row: ReportProgress(actor=principal.actor(), percent=body.percent, note=body.note),
-    )  # fmt: skip
+    return await acting.run(
+        "progress",
+        lambda row: ReportProgress(actor=acting.actor, percent=body.percent, note=body.note),
+    )
 
 
 @router.post("/{deliberation_id}/complete", response_model=DeliberationOut, responses=ACTED)
-async def complete(
-    deliberation_id: DeliberationId,
-    body: CompleteIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def complete(acting: ActingDep, body: CompleteIn) -> DeliberationOut:
     """落实完成，进入监督评价。"""
-    return await _act(
-        "complete", deliberation_id, principal, session, temporal, idempotency_key,
-        lambda row: Complete(actor=principal.actor(), summary=body.summary),
-    )  # fmt: skip
+    return await acting.run(
+        "complete", lambda row: Complete(actor=acting.actor, summary=body.summary)
+    )
 
 
 @router.post("/{deliberation_id}/evaluate", response_model=DeliberationOut, responses=ACTED)
-async def evaluate(
-    deliberation_id: DeliberationId,
-    body: EvaluateIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def evaluate(acting: ActingDep, body: EvaluateIn) -> DeliberationOut:
     """监督评价：满意、基本满意、不满意。"""
-    return await _act(
-        "evaluate", deliberation_id, principal, session, temporal, idempotency_key,
+    return await acting.run(
+        "evaluate",
         lambda row: Evaluate(
-            actor=principal.actor(), satisfaction=body.satisfaction, comment=body.comment
+            actor=acting.actor, satisfaction=body.satisfaction, comment=body.comment
         ),
-    )  # fmt: skip
+    )
 
 
 @router.post("/{deliberation_id}/withdraw", response_model=DeliberationOut, responses=ACTED)
-async def withdraw(
-    deliberation_id: DeliberationId,
-    body: WithdrawIn,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> DeliberationOut:
+async def withdraw(acting: ActingDep, body: WithdrawIn) -> DeliberationOut:
     """撤回议事（协商或待决策时）。"""
-    return await _act(
-        "withdraw", deliberation_id, principal, session, temporal, idempotency_key,
-        lambda row: DWithdraw(actor=principal.actor(), reason=body.reason or ""),
-    )  # fmt: skip
+    return await acting.run(
+        "withdraw", lambda row: DWithdraw(actor=acting.actor, reason=body.reason or "")
+    )
