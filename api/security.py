@@ -53,6 +53,67 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
+# ---- counting wrong secrets ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Lockout:
+    """Where a row counts wrong secrets in a row, and how many lock it for how long.
+
+    The count is one atomic UPDATE, so concurrent guesses cannot slip past the limit.
+    """
+
+    table: type[User] | type[Issue]
+    failures: str  # the column names, as the staff and the citizen rows spell them
+    locked_until: str
+    attempts: int
+    duration: timedelta
+
+    def lock(self, row: User | Issue | None, now: datetime) -> datetime | None:
+        """When the row's lock runs out, or None when it is open (or there is no row)."""
+        until: datetime | None = getattr(row, self.locked_until, None)
+        return until if until is not None and until > now else None
+
+    def clear(self, session: Session, row: User | Issue) -> None:
+        """A right secret wipes the count and any lock; no write when there is neither."""
+        if getattr(row, self.failures) or getattr(row, self.locked_until) is not None:
+            session.exec(
+                update(self.table)
+                .where(col(self.table.id) == row.id)
+                .values({self.failures: 0, self.locked_until: None})
+            )
+            session.commit()
+
+    def fail(self, session: Session, row: User | Issue, now: datetime) -> datetime | None:
+        """Count a wrong secret; the lock the count has reached, if any."""
+        failures_column = col(getattr(self.table, self.failures))
+        locked_column = col(getattr(self.table, self.locked_until))
+        # A lock that has run out starts a fresh count.
+        expired = locked_column.is_not(None) & (locked_column <= now)
+        failures = case((expired, 1), else_=failures_column + 1)
+        session.exec(
+            update(self.table)
+            .where(col(self.table.id) == row.id)
+            .values(
+                {
+                    self.failures: failures,
+                    self.locked_until: case(
+                        (failures >= self.attempts, literal(now + self.duration, UTCDateTime())),
+                        (expired, literal(None, UTCDateTime())),
+                        else_=locked_column,
+                    ),
+                }
+            )
+        )
+        session.commit()
+        session.refresh(row)
+        return self.lock(row, now)
+
+
+_STAFF_LOCKOUT = _Lockout(User, "failed_logins", "locked_until", LOGIN_ATTEMPTS, LOGIN_LOCKOUT)
+_PIN_LOCKOUT = _Lockout(Issue, "pin_failures", "pin_locked_until", PIN_ATTEMPTS, PIN_LOCKOUT)
+
+
 # ---- staff: password and JWT --------------------------------------------------------------------
 
 
@@ -79,40 +140,20 @@ def login(session: Session, username: str, password: str, now: datetime | None =
     """
     now = now or datetime.now(UTC)
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        return Login(LoginCheck.LOCKED, locked_until=user.locked_until)
+    locked = _STAFF_LOCKOUT.lock(user, now)
+    if locked is not None:
+        return Login(LoginCheck.LOCKED, locked_until=locked)
     ok = verify_secret(password, user.password_hash if user else None)
     if user is None or not user.active:
         return Login(LoginCheck.WRONG)
     if ok:
-        if user.failed_logins or user.locked_until is not None:
-            session.exec(
-                update(User)
-                .where(col(User.id) == user.id)
-                .values(failed_logins=0, locked_until=None)
-            )
-            session.commit()
+        _STAFF_LOCKOUT.clear(session, user)
         if user.must_change_password:
             return Login(LoginCheck.MUST_CHANGE, user=user)
         return Login(LoginCheck.OK, user=user)
-    expired = col(User.locked_until).is_not(None) & (col(User.locked_until) <= now)
-    failures = case((expired, 1), else_=col(User.failed_logins) + 1)
-    session.exec(
-        update(User)
-        .where(col(User.id) == user.id)
-        .values(
-            failed_logins=failures,
-            locked_until=case(
-                (failures >= LOGIN_ATTEMPTS, literal(now + LOGIN_LOCKOUT, UTCDateTime())),
-                (expired, literal(None, UTCDateTime())),
-                else_=col(User.locked_until),
-            ),
-        )
-    )
-    session.commit()
-    session.refresh(user)
-    if user.locked_until is not None and user.locked_until > now:
-        return Login(LoginCheck.LOCKED, locked_until=user.locked_until)
+    locked = _STAFF_LOCKOUT.fail(session, user, now)
+    if locked is not None:
+        return Login(LoginCheck.LOCKED, locked_until=locked)
     return Login(LoginCheck.WRONG)
 
 
@@ -341,39 +382,16 @@ def check_pin(
     now = now or datetime.now(UTC)
     code = normalise_tracking_code(tracking_code)
     issue = session.exec(select(Issue).where(Issue.tracking_code == code)).first()
-    if issue is not None and issue.pin_locked_until is not None and issue.pin_locked_until > now:
-        return CitizenAccess(PinCheck.LOCKED, locked_until=issue.pin_locked_until)
+    locked = _PIN_LOCKOUT.lock(issue, now)
+    if locked is not None:
+        return CitizenAccess(PinCheck.LOCKED, locked_until=locked)
     if issue is None:
         hash_pin(code, pin, settings)  # an unknown code costs what a wrong PIN does
         return CitizenAccess(PinCheck.WRONG)
-    ok = verify_pin(issue.id, pin.strip(), issue.pin_hash, settings)
-    if ok:
-        if issue.pin_failures or issue.pin_locked_until is not None:
-            session.exec(
-                update(Issue)
-                .where(col(Issue.id) == issue.id)
-                .values(pin_failures=0, pin_locked_until=None)
-            )
-            session.commit()
+    if verify_pin(issue.id, pin.strip(), issue.pin_hash, settings):
+        _PIN_LOCKOUT.clear(session, issue)
         return CitizenAccess(PinCheck.OK, issue=issue)
-
-    # A lock that has run out starts a fresh count.
-    expired = col(Issue.pin_locked_until).is_not(None) & (col(Issue.pin_locked_until) <= now)
-    failures = case((expired, 1), else_=col(Issue.pin_failures) + 1)
-    session.exec(
-        update(Issue)
-        .where(col(Issue.id) == issue.id)
-        .values(
-            pin_failures=failures,
-            pin_locked_until=case(
-                (failures >= PIN_ATTEMPTS, literal(now + PIN_LOCKOUT, UTCDateTime())),
-                (expired, literal(None, UTCDateTime())),
-                else_=col(Issue.pin_locked_until),
-            ),
-        )
-    )
-    session.commit()
-    session.refresh(issue)
-    if issue.pin_locked_until is not None and issue.pin_locked_until > now:
-        return CitizenAccess(PinCheck.LOCKED, locked_until=issue.pin_locked_until)
+    locked = _PIN_LOCKOUT.fail(session, issue, now)
+    if locked is not None:
+        return CitizenAccess(PinCheck.LOCKED, locked_until=locked)
     return CitizenAccess(PinCheck.WRONG)
