@@ -380,61 +380,52 @@ def _markdown_link(link: str) -> str:
     return quote(link, safe=":/?#[]@!$&'*+,;=%~-._")
 
 
-def render_text(
-    *,
-    kind: str,
-    title: str,
-    where: Sequence[str] = (),
-    level: str | None = None,
-    deadline: datetime | None = None,
-    link: str | None = None,
-    body: str = "",
-    tz: str = DISPLAY_TZ,
-    limit: int = TEXT_LIMIT_BYTES,
-) -> str:
+@dataclass(frozen=True)
+class _Notice:
+    """What a notice says, before it is laid out as plain text or as markdown."""
+
+    kind: str
+    title: str
+    where: Sequence[str]
+    level: str | None
+    deadline: datetime | None
+    link: str | None
+    body: str
+    tz: str
+
+    @property
+    def heading(self) -> str:
+        return f"【{kind_label(self.kind)}】{self.title.strip()}"
+
+    def facts(self) -> list[tuple[str, str]]:
+        """The labelled facts (where, level, deadline), in the order people read them."""
+        facts: list[tuple[str, str]] = []
+        if self.where:
+            facts.append(("地点", " / ".join(self.where)))
+        if self.level is not None:
+            facts.append(("层级", LEVEL_LABELS.get(self.level, self.level)))
+        if self.deadline is not None:
+            facts.append(("期限", format_deadline(self.deadline, self.tz)))
+        return facts
+
+
+def _text(notice: _Notice, limit: int = TEXT_LIMIT_BYTES) -> str:
     """Plain text of a notice, within ``limit`` UTF-8 bytes."""
-    lines = [f"【{kind_label(kind)}】{title.strip()}"]
-    lines += [f"{label}：{value}" for label, value in _facts(where, level, deadline, tz)]
-    tail = f"详情：{link}" if link else ""
-    return _fit("\n".join(lines), body.strip(), tail, limit, "\n")
+    lines = [notice.heading, *(f"{label}：{value}" for label, value in notice.facts())]
+    tail = f"详情：{notice.link}" if notice.link else ""
+    return _fit("\n".join(lines), notice.body.strip(), tail, limit, "\n")
 
 
-def _facts(
-    where: Sequence[str], level: str | None, deadline: datetime | None, tz: str
-) -> list[tuple[str, str]]:
-    """The labelled facts of a notice (where, level, deadline), in the order people read them."""
-    facts: list[tuple[str, str]] = []
-    if where:
-        facts.append(("地点", " / ".join(where)))
-    if level is not None:
-        facts.append(("层级", LEVEL_LABELS.get(level, level)))
-    if deadline is not None:
-        facts.append(("期限", format_deadline(deadline, tz)))
-    return facts
-
-
-def render_markdown(
-    *,
-    kind: str,
-    title: str,
-    where: Sequence[str] = (),
-    level: str | None = None,
-    deadline: datetime | None = None,
-    link: str | None = None,
-    body: str = "",
-    tz: str = DISPLAY_TZ,
-    limit: int = MARKDOWN_LIMIT_BYTES,
-) -> str:
+def _markdown(notice: _Notice, limit: int = MARKDOWN_LIMIT_BYTES) -> str:
     """Markdown of a notice, within ``limit`` UTF-8 bytes.
 
     Only the subset both robots render: a heading, bold labels, a link. No lists or tables (WeCom
     does not render them), and paragraphs separated by blank lines because DingTalk folds single
     newlines.
     """
-    lines = [f"### 【{kind_label(kind)}】{title.strip()}"]
-    lines += [f"**{label}**：{value}" for label, value in _facts(where, level, deadline, tz)]
-    tail = f"[查看详情]({_markdown_link(link)})" if link else ""
-    return _fit("\n\n".join(lines), body.strip(), tail, limit, "\n\n")
+    lines = [f"### {notice.heading}", *(f"**{label}**：{value}" for label, value in notice.facts())]
+    tail = f"[查看详情]({_markdown_link(notice.link)})" if notice.link else ""
+    return _fit("\n\n".join(lines), notice.body.strip(), tail, limit, "\n\n")
 
 
 def render(
@@ -457,22 +448,13 @@ def render(
     value (``village``/``township``/``county``); ``deadline`` any aware datetime (shown in Beijing
     time); ``body`` the notice's own free text, which gives way first when the limits bite.
     """
-    common: dict[str, Any] = {
-        "kind": kind,
-        "title": title,
-        "where": list(where),
-        "level": level,
-        "deadline": deadline,
-        "link": link,
-        "body": body,
-        "tz": tz,
-    }
+    notice = _Notice(kind, title, list(where), level, deadline, link, body, tz)
     return OutboundMessage(
         idempotency_key=idempotency_key,
         kind=kind,
-        title=f"【{kind_label(kind)}】{title.strip()}",
-        text=render_text(**common),
-        markdown=render_markdown(**common),
+        title=notice.heading,
+        text=_text(notice),
+        markdown=_markdown(notice),
         link=link,
         mentions_mobiles=list(mentions_mobiles),
         created_at=created_at,
