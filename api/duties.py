@@ -96,7 +96,10 @@ def _acts_for(principal: Principal, unit: Unit, *codes: str | None) -> None:
     "/publications",
     status_code=201,
     response_model=PublicationOut,
-    responses=responses(401, 403, 422),
+    responses={
+        200: {"model": PublicationOut, "description": "该期间已登记：返回原记录"},
+        **responses(401, 403, 422),
+    },
 )
 async def publish(
     body: PublicationIn,

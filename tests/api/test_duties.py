@@ -154,3 +154,15 @@ async def test_a_patrol_check_in_and_the_figures(api: Api, tmp_path: Path) -> No
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     hidden = await api.get("/duties/documents/doc-test", as_user="village-611025103217")
     assert hidden.status_code == 404
+
+
+async def test_the_openapi_documents_a_repeated_publication(api: Api) -> None:
+    """The same period again answers 200 with the first record: the document says so (the
+    fuzzer's stateful phase found the answer undocumented)."""
+    doc = (await api.http.get("/openapi.json")).json()
+    answers = doc["paths"]["/api/v1/duties/publications"]["post"]["responses"]
+    assert {"200", "201"} <= answers.keys()
+    assert (
+        answers["200"]["content"]["application/json"]["schema"]
+        == (answers["201"]["content"]["application/json"]["schema"])
+    )
