@@ -116,7 +116,15 @@ def log_patrol(
     return row, True
 
 
-@router.post("", status_code=201, response_model=PatrolOut, responses=responses(401, 403, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=PatrolOut,
+    responses={
+        200: {"model": PatrolOut, "description": "同一 Idempotency-Key 已记：返回原记录"},
+        **responses(401, 403, 422),
+    },
+)
 async def post_patrol(
     body: PatrolIn,
     principal: CurrentPrincipal,

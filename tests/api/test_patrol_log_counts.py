@@ -102,6 +102,11 @@ async def test_a_phone_patrol_log_entry_counts_for_the_grid_patrol_duty(
     assert r.status_code == 201, r.text
     assert r.json()["unit"] == LOGGED
     logged_id = r.json()["id"]
+    # The queue sends it again (the answer was lost): the first entry, answered 200 as documented.
+    again = await api.http.post("/patrols", json=entry, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == logged_id, again.text
+    documented = (await api.http.get("/openapi.json")).json()["paths"]["/api/v1/patrols"]
+    assert {"200", "201"} <= documented["post"]["responses"].keys()
     # The village's clerk logs one about the village: it names no grid.
     village = await api.headers(f"village-{VILLAGE}")
     r = await api.http.post("/patrols", json=entry | {"unit": VILLAGE}, headers=village)
