@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from api import answers
 from api.deliberation_schemas import DeliberationCreate, DeliberationOut, Due, WorkingDays
 from api.deps import Principal
+from api.issues import department_names
 from api.problems import (
     REJECTED,
     forbidden,
@@ -51,7 +52,7 @@ from domain.models import Action, Role, Term, UnitKind
 from domain.policy import parse_iso_duration
 from settings import Settings
 from store.deliberation_tables import Deliberation
-from store.tables import Department, Household, Issue, Unit
+from store.tables import Household, Issue, Unit
 from store.units_import import UnitNotFound, ladder
 from workflows.deliberation import WORKFLOW_NAME, workflow_id
 
@@ -118,12 +119,10 @@ def prepare_open(
     for p in body.participants:
         if p.role not in PARTICIPANT_ROLES:
             raise invalid("participants", f"未知的参与人角色：{p.role}")
-        if p.unit is not None and session.get(Unit, p.unit) is None:
-            raise invalid("participants", f"未知的单位代码：{p.unit}")
+        if p.unit is not None and not ((there := session.get(Unit, p.unit)) and there.active):
+            raise invalid("participants", f"未知或已撤销的单位代码：{p.unit}")
     departments = list(dict.fromkeys(body.departments))
-    known = set(session.exec(select(Department.code).where(col(Department.code).in_(departments))))
-    if unknown := [d for d in departments if d not in known]:
-        raise invalid("departments", f"未知的部门代码：{', '.join(unknown)}")
+    department_names(session, departments, doing="不能邀请参加议事")
     if body.issue_id is not None:
         issue = session.get(Issue, body.issue_id)
         if issue is None or not principal.within(issue.unit_path or issue.registered_unit_path):

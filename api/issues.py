@@ -112,9 +112,11 @@ async def execute(
     )
 
 
-def department_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
-    """Names of the whistled departments; an unknown or retired one is a 422 naming
-    ``departments`` (a retired department takes no new work)."""
+def department_names(
+    session: Session, codes: Sequence[str], doing: str = "不能吹哨"
+) -> dict[str, str]:
+    """Names of the departments called in (whistled, invited to a deliberation); an unknown or
+    retired one is a 422 naming ``departments`` (a retired department takes no new work)."""
     rows = session.exec(select(Department).where(col(Department.code).in_(codes))).all()
     names = {d.code: d.name for d in rows}
     unknown = [c for c in codes if c not in names]
@@ -122,7 +124,7 @@ def department_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
         raise invalid("departments", f"未知的部门代码：{', '.join(unknown)}")
     retired = [d.name for d in rows if not d.active]
     if retired:
-        raise invalid("departments", f"部门已停用，不能吹哨：{', '.join(retired)}")
+        raise invalid("departments", f"部门已停用，{doing}：{', '.join(retired)}")
     return names
 
 

@@ -10,10 +10,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from store.deliberation_tables import Deliberation
-from store.tables import Household
+from store.tables import Department, Household
 from tests.api.conftest import NEIGHBOUR, TOWNSHIP, VILLAGE, Api, problem
 
 CLERK = f"village-{VILLAGE}"
@@ -191,3 +191,34 @@ async def test_statistics_count_consensus_and_decisions_by_level(api: Api) -> No
     assert 0 < stats["consensus_share"] < 1
     village = stats["by_level"]["village"]
     assert village["completed"] >= 1 and village["on_time_rate"] is not None
+
+
+async def test_a_retired_department_is_not_invited(api: Api) -> None:
+    """A retired department takes no new work: inviting it is a 422 naming ``departments``, as
+    whistling it is, and nothing opens."""
+    code = f"zhenan-retired-{uuid.uuid4().hex[:6]}"
+    with Session(api.engine) as session:
+        session.add(
+            Department(
+                code=code,
+                name="镇安县已撤销局",
+                short_name="撤销",
+                county_code="611025",
+                active=False,
+            )
+        )
+        session.commit()
+    topic = f"邀请停用部门 {code}"
+    body = {"unit": VILLAGE, "topic": topic, "kind": "hearing", "departments": [code]}
+    r = await api.http.post("/deliberations", json=body, headers=await api.headers(CLERK))
+    refusal = problem(r, 422)["errors"][0]
+    assert refusal["field"] == "departments" and "已停用" in refusal["message"]
+    gone = {
+        **body,
+        "departments": [],
+        "participants": [{"role": "villager_representative", "unit": "611025999999"}],
+    }
+    r = await api.http.post("/deliberations", json=gone, headers=await api.headers(CLERK))
+    assert problem(r, 422)["errors"][0]["field"] == "participants"
+    with Session(api.engine) as session:
+        assert not session.exec(select(Deliberation).where(Deliberation.topic == topic)).all()
