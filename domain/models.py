@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class UnitKind(StrEnum):
@@ -468,8 +468,29 @@ class ClockNeed:
     invalid: MarkInvalid | None = None  # an invalid mark's action
 
 
+class OnLadder:
+    """Where a workflow stands on its ladder of units (an issue's, a deliberation's): the unit at
+    ``rung`` and whether it is the ceiling.
+
+    Not a dataclass and without fields of its own: the state classes keep their fields, so their
+    payloads in Temporal histories are as they were.
+    """
+
+    if TYPE_CHECKING:
+        ladder: list[UnitRef]
+        rung: int
+
+    @property
+    def unit(self) -> UnitRef:
+        return self.ladder[self.rung]
+
+    @property
+    def at_ceiling(self) -> bool:
+        return self.rung == len(self.ladder) - 1
+
+
 @dataclass
-class IssueState:
+class IssueState(OnLadder):
     """The whole live state of one issue: what the query returns and continue-as-new carries.
 
     Bounded: ``events`` and ``outbox`` hold only what the next record writes (the read model keeps
@@ -509,14 +530,6 @@ class IssueState:
     @property
     def current(self) -> LevelRecord:
         return self.levels[-1]
-
-    @property
-    def unit(self) -> UnitRef:
-        return self.ladder[self.rung]
-
-    @property
-    def at_ceiling(self) -> bool:
-        return self.rung == len(self.ladder) - 1
 
 
 @dataclass

@@ -22,7 +22,7 @@ from domain.deliberation.vocabulary import (
     RoundOutcome,
     Step,
 )
-from domain.models import Actor, Notice, Satisfaction, Term, UnitRef
+from domain.models import Actor, Notice, OnLadder, Satisfaction, Term, UnitRef
 
 
 @dataclass
@@ -135,7 +135,7 @@ class IssueLink:
 
 
 @dataclass
-class DeliberationState:
+class DeliberationState(OnLadder):
     d: NewDeliberation
     terms: DeliberationTerms | None = None
     status: DStatus = DStatus.OPEN
@@ -163,14 +163,6 @@ class DeliberationState:
     events: list[DEvent] = field(default_factory=list)
     outbox: list[Notice] = field(default_factory=list)
     links: list[IssueLink] = field(default_factory=list)  # signals the loop sends next
-
-    @property
-    def unit(self) -> UnitRef:
-        return self.ladder[self.rung]
-
-    @property
-    def at_ceiling(self) -> bool:
-        return self.rung == len(self.ladder) - 1
 
     @property
     def parent(self) -> UnitRef | None:

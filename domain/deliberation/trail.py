@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.deliberation.models import DeliberationState, DEvent, DEventType, DStatus
-from domain.lifecycle.trail import plain
-from domain.models import Actor, Notice, UnitKind
+from domain.lifecycle.trail import append_event, place_names
+from domain.models import Actor, Notice
 
 SUBJECT = "deliberation"
 
@@ -33,20 +33,8 @@ def event(
     at: datetime,
     data: dict[str, Any] | None = None,
 ) -> int:
-    seq = s.next_seq
-    s.next_seq += 1
-    s.updated_at = at
-    s.events.append(
-        DEvent(
-            seq=seq,
-            type=type_,
-            at=at,
-            actor=actor,
-            unit=s.unit.code if s.ladder else None,
-            data={k: plain(v) for k, v in (data or {}).items()},
-        )
-    )
-    return seq
+    """Append a deliberation's event, at its current unit; returns its seq."""
+    return append_event(s, DEvent, type_, actor, at, data, unit=s.unit.code if s.ladder else None)
 
 
 def participants_of(s: DeliberationState) -> tuple[list[str], list[str]]:
@@ -87,7 +75,7 @@ def notice(
             supervisors_of=supervisors_of or [],
             level=s.unit.kind.value if s.ladder else None,
             deadline=live_deadline(s),
-            where=[u.name for u in s.d.ladder if u.kind is not UnitKind.COUNTY],
+            where=place_names(s.d.ladder),
             subject=SUBJECT,
         )
     )

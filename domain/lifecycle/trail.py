@@ -1,11 +1,17 @@
-"""Appending to an issue's audit trail and its outbox: the two things every transition leaves."""
+"""Appending to an issue's audit trail and its outbox: the two things every transition leaves.
+
+The appending itself (``append_event``, ``place_names``) serves a deliberation's trail as well.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from domain.models import Actor, Event, EventType, IssueState, Notice, Status, UnitKind
+from domain.models import Actor, Event, EventType, IssueState, Notice, Status, UnitKind, UnitRef
+
+E = TypeVar("E")
 
 
 def deadline_now(
@@ -34,6 +40,33 @@ def plain(value: Any) -> Any:
     return value
 
 
+class Trail(Protocol[E]):
+    """A workflow state keeping an audit trail of ``E`` events: an issue's, a deliberation's."""
+
+    next_seq: int
+    updated_at: datetime | None
+    events: list[E]
+
+
+def append_event(
+    state: Trail[E],
+    kind: Callable[..., E],
+    type_: Any,
+    actor: Actor,
+    at: datetime,
+    data: dict[str, Any] | None,
+    **fields: Any,
+) -> int:
+    """Append a ``kind`` event with ``fields`` beside the ones every event has; returns its seq
+    (unique per workflow, never reused)."""
+    seq = state.next_seq
+    state.next_seq += 1
+    state.updated_at = at
+    plain_data = {k: plain(v) for k, v in (data or {}).items()}
+    state.events.append(kind(seq=seq, type=type_, at=at, actor=actor, data=plain_data, **fields))
+    return seq
+
+
 def event(
     state: IssueState,
     type_: EventType,
@@ -41,22 +74,16 @@ def event(
     at: datetime,
     data: dict[str, Any] | None = None,
 ) -> int:
-    """Append an event; returns its seq (unique per issue, never reused)."""
-    seq = state.next_seq
-    state.next_seq += 1
-    state.updated_at = at
-    state.events.append(
-        Event(
-            seq=seq,
-            type=type_,
-            at=at,
-            actor=actor,
-            level=state.current.level if state.levels else None,
-            unit=state.unit.code if state.ladder else None,
-            data={k: plain(v) for k, v in (data or {}).items()},
-        )
-    )
-    return seq
+    """Append an issue's event, at its current level and unit; returns its seq."""
+    level = state.current.level if state.levels else None
+    unit = state.unit.code if state.ladder else None
+    return append_event(state, Event, type_, actor, at, data, level=level, unit=unit)
+
+
+def place_names(ladder: list[UnitRef]) -> list[str]:
+    """The names of a ladder's units below the county (village, township): where a notice says
+    the matter is."""
+    return [u.name for u in ladder if u.kind is not UnitKind.COUNTY]
 
 
 def notice(
@@ -87,7 +114,7 @@ def notice(
             level=s.current.level if s.levels else None,
             deadline=live_deadline(s),
             category=s.issue.category,
-            where=[u.name for u in s.issue.ladder if u.kind is not UnitKind.COUNTY],
+            where=place_names(s.issue.ladder),
         )
     )
 
