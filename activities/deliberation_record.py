@@ -1,9 +1,9 @@
 """The deliberation recorder: writes a deliberation workflow's state into the read model and its
 notices into the outbox, in one transaction.
 
-As the issue's recorder: every write is an upsert keyed by what the workflow fixed (deliberation
-id, round number, event seq), so a retried attempt writes the same rows once and an older snapshot
-cannot roll the row back.
+As the issue's recorder, with the same helpers (``activities.rows``): every write is an upsert keyed
+by what the workflow fixed (deliberation id, round number, event seq), so a retried attempt writes
+the same rows once and an older snapshot cannot roll the row back.
 """
 
 from __future__ import annotations
@@ -12,24 +12,21 @@ import dataclasses
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio import activity
 
-from activities.outbox import enqueue
-from activities.record import _jsonable, _upsert
+from activities.rows import append_trail, event_row, jsonable, upsert, upsert_newest
 from domain.deliberation.models import (
     DeliberationSnapshot,
     DeliberationState,
-    DEvent,
     Kind,
     RoundOutcome,
     RoundRecord,
 )
 from domain.deliberation.trail import live_deadline
 from domain.models import UnitKind
-from store.db import session_scope, upsert_insert
+from store.db import session_scope
 from store.deliberation_tables import Deliberation, DeliberationEvent, DeliberationRound
-from store.tables import table_of
 from store.units_import import unit_path_of
 
 
@@ -51,22 +48,15 @@ def write_deliberation(engine: Engine, snapshot: DeliberationSnapshot) -> None:
 
 def _write(session: Session, snapshot: DeliberationSnapshot) -> None:
     s = snapshot.state
-    row = _row(session, s)
-    table = table_of(Deliberation)
-    stmt = upsert_insert(session, table).values(row)
-    changes = {name: stmt.excluded[name] for name in row if name != "id"}
-    session.exec(
-        stmt.on_conflict_do_update(
-            index_elements=["id"], set_=changes, where=table.c.last_seq <= stmt.excluded.last_seq
-        )
-    )
-    stored = session.exec(select(Deliberation.last_seq).where(Deliberation.id == row["id"])).one()
-    if stored <= row["last_seq"]:
+    if upsert_newest(session, Deliberation, _row(session, s)):
         rounds = [_round_row(s.d.deliberation_id, r) for r in s.rounds]
-        _upsert(session, DeliberationRound, rounds, keys=("deliberation_id", "number"))
-    events = [_event_row(s.d.deliberation_id, e) for e in s.events if e.seq >= snapshot.from_seq]
-    _upsert(session, DeliberationEvent, events, keys=("deliberation_id", "seq"), update=False)
-    enqueue(session, s.outbox)
+        upsert(session, DeliberationRound, rounds, keys=("deliberation_id", "number"))
+    events = [
+        event_row("deliberation_id", s.d.deliberation_id, e)
+        for e in s.events
+        if e.seq >= snapshot.from_seq
+    ]
+    append_trail(session, DeliberationEvent, "deliberation_id", events, s.outbox)
 
 
 def _row(session: Session, s: DeliberationState) -> dict[str, Any]:
@@ -138,21 +128,5 @@ def _round_row(deliberation_id: str, r: RoundRecord) -> dict[str, Any]:
         "attendance": dataclasses.asdict(r.attendance) if r.attendance else None,
         "votes": dataclasses.asdict(r.votes) if r.votes else None,
         "summary": r.summary,
-        "steps": [_jsonable(dataclasses.asdict(step)) for step in r.steps],
-    }
-
-
-def _event_row(deliberation_id: str, e: DEvent) -> dict[str, Any]:
-    return {
-        "deliberation_id": deliberation_id,
-        "seq": e.seq,
-        "type": e.type.value,
-        "at": e.at,
-        "actor_user": e.actor.user,
-        "actor_role": e.actor.role.value,
-        "actor_name": e.actor.name,
-        "actor_unit": e.actor.unit_code,
-        "actor_department": e.actor.department_code,
-        "unit_code": e.unit,
-        "data": _jsonable(e.data),
+        "steps": [jsonable(dataclasses.asdict(step)) for step in r.steps],
     }

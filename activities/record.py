@@ -1,36 +1,32 @@
 """The recorder: writes an issue workflow's state into the SQL read model.
 
-Temporal retries activities, and a retried activity may overlap the attempt it replaces, so every
-write here is an upsert keyed by something the workflow fixed (issue id, level index, event seq):
-the same snapshot written twice leaves the same rows, and an older snapshot arriving after a newer
-one cannot roll the issue's row back.
+Every write is an upsert keyed by something the workflow fixed (issue id, level index, event seq);
+why, and the helpers all recorders share, in ``activities.rows``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
-from datetime import date, datetime
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.outbox import enqueue
+from activities.rows import append_trail, event_row, jsonable, upsert, upsert_newest
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
-from store.db import insert_for, session_scope, upsert_statement
+from store.db import session_scope
 from store.tables import (
     Issue,
     IssueDepartment,
     IssueEvent,
     IssueLevel,
     stats_columns,
-    table_of,
 )
 from store.units_import import unit_path_of
+
+# activities/duties.py still imports these under their former private names.
+_jsonable = jsonable
+_upsert = upsert
 
 # Columns the API owns on an issue row (citizen PIN attempts): set on insert, never overwritten.
 _API_OWNED = ("pin_failures", "pin_locked_until")
@@ -64,26 +60,22 @@ def _write(session: Session, snapshot: Snapshot) -> None:
     # arbitrate. A transaction-scoped advisory lock on the issue id serialises them.
     if session.get_bind().dialect.name == "postgresql":
         session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(issue_id, 0))))
-    _upsert_issue(session, row)
-    stored_seq = session.exec(select(Issue.last_seq).where(Issue.id == issue_id)).one()
-    if stored_seq <= row["last_seq"]:
-        _upsert(
+    # The PIN is the citizen's from registration: a row that holds one keeps it.
+    if upsert_newest(session, Issue, row, keep=("pin_hash",), owned=_API_OWNED):
+        upsert(
             session,
             IssueLevel,
             [_level_row(issue_id, idx, state) for idx in range(len(state.levels))],
             keys=("issue_id", "idx"),
         )
-        _upsert(
+        upsert(
             session,
             IssueDepartment,
             [_department_row(issue_id, call) for call in state.departments],
             keys=("issue_id", "department_code", "whistled_at"),
         )
-    # Events are append-only and keyed by seq, so even a stale snapshot may add the ones it has.
     events = [_event_row(issue_id, e) for e in state.events if e.seq >= snapshot.from_seq]
-    _upsert(session, IssueEvent, events, keys=("issue_id", "seq"), update=False)
-    # The notices leave with the events that caused them, or not at all.
-    enqueue(session, state.outbox)
+    append_trail(session, IssueEvent, "issue_id", events, state.outbox)
 
 
 # ---- rows ---------------------------------------------------------------------------------------
@@ -194,72 +186,4 @@ def _department_row(issue_id: str, call: DepartmentCall) -> dict[str, Any]:
 
 
 def _event_row(issue_id: str, event: Event) -> dict[str, Any]:
-    return {
-        "issue_id": issue_id,
-        "seq": event.seq,
-        "type": str(event.type),
-        "at": event.at,
-        "actor_user": event.actor.user,
-        "actor_role": str(event.actor.role),
-        "actor_name": event.actor.name,
-        "actor_unit": event.actor.unit_code,
-        "actor_department": event.actor.department_code,
-        "level": event.level,
-        "unit_code": event.unit,
-        "data": _jsonable(event.data),
-    }
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """Event data as plain JSON: it is after Temporal; built in-process it may hold dates."""
-
-    def default(value: Any) -> Any:
-        if isinstance(value, datetime | date):
-            return value.isoformat()
-        if isinstance(value, Enum):
-            return value.value
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return dataclasses.asdict(value)
-        raise TypeError(f"event data value {value!r} is not JSON")
-
-    result: dict[str, Any] = json.loads(json.dumps(data, default=default, ensure_ascii=False))
-    return result
-
-
-# ---- dialect-neutral upserts --------------------------------------------------------------------
-
-
-def _upsert_issue(session: Session, row: dict[str, Any]) -> None:
-    session.exec(_issue_upsert(session.get_bind().dialect.name, tuple(row)), params=[row])
-
-
-@functools.cache
-def _issue_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
-    """The issue row's upsert, built once per dialect: building ``excluded`` costs more than the
-    write itself (0.6 ms), and a statement used again keeps its compiled form and cache key."""
-    table = table_of(Issue)
-    stmt = insert_for(dialect, table)
-    excluded = stmt.excluded
-    changes: dict[str, Any] = {
-        name: excluded[name] for name in columns if name not in ("id", "pin_hash", *_API_OWNED)
-    }
-    # The PIN is the citizen's from registration; keep whatever the row already holds.
-    changes["pin_hash"] = func.coalesce(table.c.pin_hash, excluded.pin_hash)
-    return stmt.on_conflict_do_update(
-        index_elements=["id"], set_=changes, where=table.c.last_seq <= excluded.last_seq
-    )
-
-
-def _upsert(
-    session: Session,
-    model: type[SQLModel],
-    rows: list[dict[str, Any]],
-    keys: tuple[str, ...],
-    update: bool = True,
-) -> None:
-    """Insert ``rows``; on a clash of ``keys`` overwrite the other columns, or keep the old row."""
-    if not rows:
-        return
-    overwrite = tuple(name for name in rows[0] if name not in keys) if update else ()
-    stmt = upsert_statement(session.get_bind().dialect.name, table_of(model), keys, overwrite)
-    session.exec(stmt, params=rows)
+    return {**event_row("issue_id", issue_id, event), "level": event.level}

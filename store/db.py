@@ -160,21 +160,36 @@ def insert_for(dialect: str, table: Table) -> Any:
 
 @functools.cache
 def upsert_statement(
-    dialect: str, table: Table, keys: tuple[str, ...], overwrite: tuple[str, ...] = ()
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    overwrite: tuple[str, ...] = (),
+    newer: str | None = None,
+    keep: tuple[str, ...] = (),
 ) -> Any:
     """``INSERT … ON CONFLICT (keys)``: ``DO UPDATE`` the ``overwrite`` columns, or ``DO NOTHING``.
 
     Built once per dialect and shape, and executed with the rows as parameters: building a
     statement's ``excluded`` costs more than a small write itself (0.6 ms), and a statement used
     again keeps its cache key and compiled form.
+
+    Args:
+        dialect: ``sqlite`` or ``postgresql``.
+        table: the table written.
+        keys: the columns of the unique index a clash is on.
+        overwrite: the columns the new row overwrites.
+        newer: a column (a workflow's ``last_seq``) the stored row must not exceed to be updated:
+            an older snapshot arriving late leaves a newer row as it is.
+        keep: columns whose stored value stays once set; a NULL one takes the new value.
     """
     stmt = insert_for(dialect, table)
-    if not overwrite:
+    if not overwrite and not keep:
         return stmt.on_conflict_do_nothing(index_elements=list(keys))
     excluded = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: excluded[name] for name in overwrite}
-    )
+    changes: dict[str, Any] = {name: excluded[name] for name in overwrite}
+    changes.update({name: func.coalesce(table.c[name], excluded[name]) for name in keep})
+    where = table.c[newer] <= excluded[newer] if newer is not None else None
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes, where=where)
 
 
 def json_list_has(session: Session, column: Any, value: str) -> ColumnElement[bool]:
