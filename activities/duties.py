@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.outbox import enqueue
-from activities.record import _jsonable, _upsert
+from activities.rows import jsonable, upsert, upsert_newest
 from domain.calendar import WorkCalendar
 from domain.duties.calendar import plan
 from domain.duties.models import (
@@ -32,11 +32,11 @@ from domain.duties.models import (
     PlanRequest,
 )
 from domain.models import Actor, Role
-from store.db import session_scope, upsert_insert
+from store.db import session_scope
 from store.deliberation_tables import Deliberation
 from store.duty_tables import DisclosurePublication, DutyEventRow, DutyRun
 from store.patrols import patrols
-from store.tables import Issue, Unit, table_of
+from store.tables import Issue, Unit
 from store.units_import import ladder, unit_path_of
 
 OPEN_ISSUE = ("pending_accept", "in_progress")
@@ -180,27 +180,19 @@ def proposed_topics(session: Session, village: str) -> list[tuple[str, str]]:
 
 def write_duty(session: Session, snapshot: DutySnapshot) -> None:
     s = snapshot.state
-    row = _row(session, s)
-    table = table_of(DutyRun)
-    stmt = upsert_insert(session, table).values(row)
-    changes = {name: stmt.excluded[name] for name in row if name != "id"}
-    session.exec(
-        stmt.on_conflict_do_update(
-            index_elements=["id"], set_=changes, where=table.c.last_seq <= stmt.excluded.last_seq
-        )
-    )
+    upsert_newest(session, DutyRun, _row(session, s))
     events = [
         {
             "duty_id": s.duty_id,
             "seq": e.seq,
             "type": e.type.value,
             "at": e.at,
-            "data": _jsonable(e.data),
+            "data": jsonable(e.data),
         }
         for e in s.events
         if e.seq >= snapshot.from_seq
     ]
-    _upsert(session, DutyEventRow, events, keys=("duty_id", "seq"), update=False)
+    upsert(session, DutyEventRow, events, keys=("duty_id", "seq"), update=False)
     _take_up_topics(session, s)
     enqueue(session, s.outbox)
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio import activity
 
-from activities.rows import append_trail, event_row, jsonable, upsert, upsert_newest
+from activities.rows import append_trail, event_row, upsert, upsert_newest
 from domain.models import DepartmentCall, Event, IssueState, Snapshot, UnitKind
 from store.db import session_scope
 from store.tables import (
@@ -23,10 +23,6 @@ from store.tables import (
     stats_columns,
 )
 from store.units_import import unit_path_of
-
-# activities/duties.py still imports these under their former private names.
-_jsonable = jsonable
-_upsert = upsert
 
 # Columns the API owns on an issue row (citizen PIN attempts): set on insert, never overwritten.
 _API_OWNED = ("pin_failures", "pin_locked_until")
@@ -54,12 +50,6 @@ def _write(session: Session, snapshot: Snapshot) -> None:
     state = snapshot.state
     issue_id = state.issue.issue_id
     row = _issue_row(session, state)
-    # Concurrent attempts for one issue must queue before the upsert. SQLite's first write takes
-    # the database lock. On PostgreSQL the row lock is not enough: two first inserts race, and
-    # the loser fails on the idempotency-key unique index, which ON CONFLICT (id) does not
-    # arbitrate. A transaction-scoped advisory lock on the issue id serialises them.
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(issue_id, 0))))
     # The PIN is the citizen's from registration: a row that holds one keeps it.
     if upsert_newest(session, Issue, row, keep=("pin_hash",), owned=_API_OWNED):
         upsert(

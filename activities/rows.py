@@ -15,6 +15,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from activities.outbox import enqueue
@@ -63,6 +64,13 @@ def upsert_newest(
     overwrite = tuple(name for name in row if name not in fixed)
     table = table_of(model)
     dialect = session.get_bind().dialect.name
+    # Concurrent attempts for one workflow must queue before the upsert. SQLite's first write
+    # takes the database lock. On PostgreSQL the row lock is not enough: two first inserts race,
+    # and the loser fails on another unique index (an idempotency key), which ON CONFLICT (id)
+    # does not arbitrate. A transaction-scoped advisory lock on the row's id serialises them.
+    if dialect == "postgresql":
+        held = func.hashtextextended(f"{table.name}\n{row['id']}", 0)
+        session.exec(select(func.pg_advisory_xact_lock(held)))
     stmt = upsert_statement(dialect, table, ("id",), overwrite, newer="last_seq", keep=keep)
     session.exec(stmt, params=[row])
     stored: int = session.exec(select(table.c.last_seq).where(table.c.id == row["id"])).one()

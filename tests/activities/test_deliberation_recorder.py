@@ -4,6 +4,7 @@ idempotent under retries, never rolled back by a late snapshot, its trail append
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine, func
@@ -92,3 +93,18 @@ def test_event_rows_carry_the_actor_the_unit_and_the_data(db_engine: Engine) -> 
             e.actor.unit_code,
         )
         assert row.data == e.data  # the trail already holds it JSON-plain
+
+
+def test_overlapping_first_attempts_all_succeed(db_engine: Engine) -> None:
+    """A timed-out attempt may still run when Temporal starts the next: on PostgreSQL two first
+    inserts would race, and the loser fail on the idempotency key's unique index (ON CONFLICT (id)
+    does not arbitrate it) but for the recorder's lock on the row's id."""
+    _, later = _agreed()
+    later.d.idempotency_key = "clerk\nkey-1"
+    snapshot = DeliberationSnapshot(later, from_seq=1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for done in [pool.submit(write_deliberation, db_engine, snapshot) for _ in range(8)]:
+            done.result()
+    row, rounds, seqs = _stored(db_engine)
+    assert row.last_seq == later.next_seq - 1 and len(rounds) == 1
+    assert seqs == [e.seq for e in later.events]
