@@ -31,7 +31,7 @@ from api.duty_detail import DutyRunOut, run_detail
 from api.duty_overview import DutyOverviewOut, overview
 from api.duty_stats import DutyShareOut, PatrolCoverageOut, duty_shares, patrol_coverage
 from api.inputs import Instant
-from api.problems import forbidden, invalid, not_found, responses
+from api.problems import created_or_found, forbidden, invalid, not_found, responses
 from api.schemas import Body, Code
 from domain.duties.models import DISCLOSURES, Fulfilment
 from domain.lifecycle.rules import STAFF_ROLES
@@ -96,10 +96,7 @@ def _acts_for(principal: Principal, unit: Unit, *codes: str | None) -> None:
     "/publications",
     status_code=201,
     response_model=PublicationOut,
-    responses={
-        200: {"model": PublicationOut, "description": "该期间已登记：返回原记录"},
-        **responses(401, 403, 422),
-    },
+    responses=created_or_found(PublicationOut, "该期间已登记：返回原记录", 401, 403, 422),
 )
 async def publish(
     body: PublicationIn,

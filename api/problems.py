@@ -394,6 +394,14 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def created_or_found(
+    model: type[BaseModel], found: str, *statuses: int
+) -> dict[int | str, dict[str, Any]]:
+    """The responses of a POST that creates (201) or, sent again, answers 200 with what it made
+    the first time (``found`` says when), beside its problem responses."""
+    return {200: {"model": model, "description": found}, **responses(*statuses)}
+
+
 def _document_problems(app: FastAPI) -> None:
     """Make the OpenAPI say what the handlers above send.
 

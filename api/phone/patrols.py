@@ -27,7 +27,7 @@ from api.deps import (
     unit_in_reach,
 )
 from api.inputs import Instant
-from api.problems import forbidden, responses
+from api.problems import created_or_found, forbidden, responses
 from api.routes.issues import IdempotencyKey
 from api.schemas import Body, Code
 from domain.lifecycle.rules import STAFF_ROLES
@@ -120,10 +120,7 @@ def log_patrol(
     "",
     status_code=201,
     response_model=PatrolOut,
-    responses={
-        200: {"model": PatrolOut, "description": "同一 Idempotency-Key 已记：返回原记录"},
-        **responses(401, 403, 422),
-    },
+    responses=created_or_found(PatrolOut, "同一 Idempotency-Key 已记：返回原记录", 401, 403, 422),
 )
 async def post_patrol(
     body: PatrolIn,
