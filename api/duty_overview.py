@@ -30,6 +30,7 @@ DISCLOSURE_STATUS = {
     "late": "逾期后公开",
     "overdue": "逾期未公开",
     "pending": "待公开",
+    "untracked": "无本期职责记录",
 }
 
 
@@ -48,7 +49,7 @@ class DisclosureOut(BaseModel):
     kind: str
     period: str = Field(description="公开的期间：2026-01 或 2026-Q1")
     due: datetime
-    status: str = Field(description="published | late | overdue | pending")
+    status: str = Field(description="published | late | overdue | pending | untracked")
     status_label: str
     published_at: datetime | None = None
     reminders: int = 0
@@ -168,10 +169,14 @@ def _disclosures(
             reminding = False
             if row is not None:
                 status = "published" if row.published_at <= p.due else "late"
-            else:
-                # The run's word first: it is reminding; else the clock, if no run recorded one.
-                reminding = run is not None and run.status == "overdue"
+            elif run is not None:
+                # The run's word first: it is reminding; else the clock.
+                reminding = run.status == "overdue"
                 status = "overdue" if reminding or local >= p.due else "pending"
+            else:
+                # No run for a period already due: nobody tracked it (a period before the county
+                # started, a schedule paused or missing), which is not the village's delay.
+                status = "untracked" if local >= p.due else "pending"
             state[kind] = DisclosureOut(
                 kind=kind.value,
                 period=p.period,

@@ -183,6 +183,17 @@ async def test_the_overview_rolls_up_by_township_then_village(
     ahead = disclosures[AHEAD]["quarterly"]
     assert (ahead["period"], ahead["status"]) == (made["quarter"], "published")
     assert disclosures[AHEAD]["township"]["code"] == TOWNSHIP
+    # A village no run tracked for a period already due is not overdue: nobody chased it (a
+    # period before the county started, or its schedule paused); it says so.
+    now = datetime.now(UTC)
+    for code, d in disclosures.items():
+        if code in (AHEAD, BEHIND):
+            continue
+        for cell in (d["monthly"], d["quarterly"]):
+            due = datetime.fromisoformat(cell["due"])
+            assert cell["status"] == ("untracked" if due <= now else "pending"), (code, cell)
+            assert cell["duty_id"] is None
+    assert disclosures[AHEAD]["monthly"]["status"] in ("untracked", "pending")
 
     patrols = {p["village"]["code"]: p for p in township["patrols"]}
     assert patrols[AHEAD]["grids"] == 1 and patrols[AHEAD]["yesterday"] == 1

@@ -161,7 +161,7 @@ async def test_duties_view_and_a_duty_page_in_chromium(stack: Stack, tmp_path: P
         assert await page.input_value("#filter-township") == TOWNSHIP
         disclosed = await _cells(page, "du-disclosures", "village", VILLAGE)
         assert "逾期未公开，督促中" in disclosed[2] and "已督促" in disclosed[2]
-        # The badge counts the villages behind on either disclosure (by the clock, the rest too).
+        # The badge counts the villages behind on either disclosure (a run chasing them).
         behind = await page.locator(
             "#du-disclosures tbody tr:has(td[data-status='overdue'])"
         ).count()

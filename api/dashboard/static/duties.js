@@ -11,7 +11,7 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 30000;
   const TOKEN_KEY = "linkage.token";
-  const DISCLOSURE_CLASS = { published: "", late: "late", overdue: "late", pending: "soon" };
+  const DISCLOSURE_CLASS = { published: "", late: "late", overdue: "late", pending: "soon", untracked: "muted" };
 
   const state = { busy: false };
 
