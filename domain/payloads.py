@@ -12,8 +12,33 @@ inside the limits ``domain.lifecycle.limits`` keeps from Temporal's 2 MB blob ca
 
 from __future__ import annotations
 
-from temporalio.contrib.pydantic import pydantic_data_converter
+import functools
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter
+# One cache of type adapters for the whole process. The SDK makes a new payload converter for
+# every workflow run a worker takes up (and every replay), and pydantic's converter caches its
+# adapters per instance: each cold run rebuilt the schema of its start, its updates and its
+# activities' results (about 15 ms a type; tens of ms a run, seconds on a loaded machine, where
+# the SDK's deadlock detector then failed the task). The types are the passed-through domain
+# classes, the same objects in every sandbox; an adapter holds no state.
+_ADAPTERS: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(maxsize=1024)(
+    TypeAdapter
+)
+
+
+class SharedAdapterPayloadConverter(PydanticPayloadConverter):
+    """Pydantic's payload converter, its JSON part reading the process-wide adapter cache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for converter in self.converters.values():
+            if isinstance(converter, PydanticJSONPlainPayloadConverter):
+                converter._type_adapter = _ADAPTERS
+
+
+DATA_CONVERTER = DataConverter(payload_converter_class=SharedAdapterPayloadConverter)
 PAYLOADS = DATA_CONVERTER.payload_converter
