@@ -12,7 +12,7 @@ inside the limits ``domain.lifecycle.limits`` keeps from Temporal's 2 MB blob ca
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -25,9 +25,30 @@ from temporalio.converter import DataConverter
 # activities' results (about 15 ms a type; tens of ms a run, seconds on a loaded machine, where
 # the SDK's deadlock detector then failed the task). The types are the passed-through domain
 # classes, the same objects in every sandbox; an adapter holds no state.
-_ADAPTERS: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(maxsize=1024)(
-    TypeAdapter
-)
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+_BUILDING = threading.Lock()
+_MOST = 1024
+
+
+def _adapter(type_hint: Any) -> TypeAdapter[Any]:
+    """The process's adapter for ``type_hint``, built once.
+
+    Built under a lock: workflow activations run on several threads, and two building one
+    dataclass's schema at once could leave one of them an incomplete adapter (pydantic's stand-in
+    that fails every validation), which a shared cache would then hand to every later run. Only a
+    complete adapter is kept.
+    """
+    found = _ADAPTERS.get(type_hint)
+    if found is not None:
+        return found
+    with _BUILDING:
+        found = _ADAPTERS.get(type_hint)
+        if found is None:
+            found = TypeAdapter(type_hint)
+            # A bound, should a type ever come from a module each sandbox imports afresh.
+            if found.pydantic_complete and len(_ADAPTERS) < _MOST:
+                _ADAPTERS[type_hint] = found
+    return found
 
 
 class SharedAdapterPayloadConverter(PydanticPayloadConverter):
@@ -37,7 +58,9 @@ class SharedAdapterPayloadConverter(PydanticPayloadConverter):
         super().__init__()
         for converter in self.converters.values():
             if isinstance(converter, PydanticJSONPlainPayloadConverter):
-                converter._type_adapter = _ADAPTERS
+                # The SDK's converter calls this attribute for an adapter (pinned in uv.lock;
+                # tests/domain/test_payloads.py fails if an upgrade changes that).
+                converter._type_adapter = _adapter  # type: ignore[assignment]
 
 
 DATA_CONVERTER = DataConverter(payload_converter_class=SharedAdapterPayloadConverter)
