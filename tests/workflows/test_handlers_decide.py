@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 WORKFLOWS = Path(__file__).parents[2] / "workflows"
 ACTIVITY_CALLS = {
     "execute_activity",
@@ -214,24 +216,22 @@ def _recording_in_apply(shell: str) -> list[str]:
     return handlers_reaching_activities(sources)
 
 
-def test_the_check_finds_a_handler_that_awaits_an_activity_through_a_helper() -> None:
-    found = _recording_in_apply("workflows.issue.shell")
+@pytest.mark.parametrize(
+    ("shell", "handler", "other"),
+    [
+        ("workflows.issue.shell", "IssueWorkflow.accept", "workflows.deliberation."),
+        ("workflows.deliberation.shell", "DeliberationWorkflow.ballot", "workflows.issue."),
+    ],
+)
+def test_the_check_finds_a_handler_that_records_through_its_hook(
+    shell: str, handler: str, other: str
+) -> None:
+    found = _recording_in_apply(shell)
     assert any(
-        f.startswith("workflows.issue.shell:IssueWorkflow.accept ")
-        and f.endswith("workflows.effects:record")
+        f.startswith(f"{shell}:{handler} ") and f.endswith("workflows.effects:record")
         for f in found
     ), found
-    assert not any(f.startswith("workflows.deliberation.") for f in found), found
-
-
-def test_the_check_finds_a_deliberation_handler_that_records_itself() -> None:
-    found = _recording_in_apply("workflows.deliberation.shell")
-    assert any(
-        f.startswith("workflows.deliberation.shell:DeliberationWorkflow.ballot ")
-        and f.endswith("workflows.effects:record")
-        for f in found
-    ), found
-    assert not any(f.startswith("workflows.issue.") for f in found), found
+    assert not any(f.startswith(other) for f in found), found
 
 
 def test_the_check_follows_the_shared_handler_into_the_base_class() -> None:
