@@ -51,6 +51,14 @@ def _adapter(type_hint: Any) -> TypeAdapter[Any]:
     return found
 
 
+def warm(*types: Any) -> None:
+    """Build the adapters of ``types`` now, outside any workflow sandbox: a worker's first cold
+    runs (and a replay's first activation) then decode their starts without building a schema
+    inside the deadlock detector's 2 s."""
+    for type_hint in types:
+        _adapter(type_hint)
+
+
 class SharedAdapterPayloadConverter(PydanticPayloadConverter):
     """Pydantic's payload converter, its JSON part reading the process-wide adapter cache."""
 

@@ -34,7 +34,10 @@ from activities.duty_report import DutyReports
 from activities.notify import Notifier
 from activities.record import Recorder
 from domain import search_attributes
-from domain.payloads import DATA_CONVERTER
+from domain.deliberation.models import DeliberationStart
+from domain.duties.models import DutyStart
+from domain.models import IssueStart
+from domain.payloads import DATA_CONVERTER, warm
 from settings import Settings
 from store.db import make_engine
 from workers.bytecode import cache_bytecode
@@ -90,6 +93,7 @@ def build_worker(
     """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
     queue."""
     cache_bytecode(*WORKFLOWS)
+    warm(IssueStart, DeliberationStart, DutyStart)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

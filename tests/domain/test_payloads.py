@@ -61,3 +61,14 @@ def test_runs_decoding_at_once_all_get_a_complete_adapter() -> None:
         decoded = list(pool.map(decode, range(32)))
     assert decoded == [tree] * 32
     assert payloads._ADAPTERS[Tree].pydantic_complete
+
+
+def test_warming_builds_a_complete_adapter_before_any_decode() -> None:
+    """What a worker does for the three starts when it starts (``workers.main.make_worker``)."""
+
+    @dataclass
+    class Fresh:
+        tree: Tree
+
+    payloads.warm(Fresh)
+    assert payloads._ADAPTERS[Fresh].pydantic_complete

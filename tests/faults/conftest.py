@@ -50,7 +50,7 @@ from domain.models import (
     Urgency,
     Withdraw,
 )
-from domain.payloads import DATA_CONVERTER
+from domain.payloads import DATA_CONVERTER, warm
 from settings import Environment, Settings
 from store.db import make_engine, migrate
 from store.seed import seed
@@ -444,6 +444,9 @@ async def assert_histories_replay(stack: Stack, handles: list[WorkflowHandle[Any
     replay in production.
     """
     histories = [await handle.fetch_history() for handle in handles]
+    # As a worker does when it starts: the start's adapter (the whole state's types) is built
+    # here, not inside the first replay's 2 s deadlock clock, which a loaded machine overran.
+    warm(IssueStart)
     replayer = Replayer(workflows=[IssueWorkflow], data_converter=DATA_CONVERTER)
     failures = []
     async with replayer.workflow_replay_iterator(histories_of(histories)) as results:
