@@ -21,22 +21,25 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import limits
     from domain.lifecycle.checks import Rejected
     from domain.models import Action
-    from workflows import effects
+    from workflows import effects as shared
     from workflows.common import BUSY, reject
 
 _SHORTEST_WAIT = 0.001  # seconds: a clock already due still gets its timer
 
 
-class Decidable(Protocol):
-    """What a state must hold for the pattern: the clock a decision waits for, the sequence of
-    its events and the request ids already applied."""
+def wait_seconds(due: datetime | None) -> float | None:
+    """How long a run loop waits for ``due`` (None: for a decision only)."""
+    if due is None:
+        return None
+    return max((due - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+
+
+class Decidable(shared.Recorded, Protocol):
+    """What a state must hold for the pattern: besides what its record takes, the clock a
+    decision waits for and the request ids already applied."""
 
     awaiting: Any
     applied_requests: list[str]
-    events: list[Any]
-    outbox: list[Any]
-    next_seq: int
-    recorded_seq: int
 
 
 StateT = TypeVar("StateT", bound=Decidable)
@@ -112,9 +115,7 @@ class Shell(Generic[StateT, ResultT]):
         self._acting = False
 
     def _wait_for(self, due: datetime | None) -> float | None:
-        if due is None:
-            return None
-        return max((due - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+        return wait_seconds(due)
 
     def _woke(self) -> None:
         """The loop wakes (a timer, a decision): note the history as a replay sees it here."""
@@ -225,7 +226,7 @@ class Shell(Generic[StateT, ResultT]):
         raise NotImplementedError
 
     def _unrecorded(self) -> bool:
-        return effects.unrecorded(self.s)
+        return shared.unrecorded(self.s)
 
     async def _record(self) -> None:
         raise NotImplementedError

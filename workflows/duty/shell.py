@@ -18,11 +18,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.duties.models import DutyStart, DutyState, Fulfilment
     from workflows import effects as common_effects
     from workflows.duty import effects
+    from workflows.shell import wait_seconds
 
 WORKFLOW_NAME = "DutyWorkflow"
 QUERY_STATE = "state"
 SIGNAL_FULFILLED = "fulfilled"
-_SHORTEST_WAIT = 0.001
 # Set by Temporal on every run a schedule starts: the nominal instant, also for a backfill.
 SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -51,7 +51,7 @@ class DutyWorkflow:
                 break
             due = rules.next_due(self.s)
             try:
-                await workflow.wait_condition(lambda: self._decided, timeout=self._wait_for(due))
+                await workflow.wait_condition(lambda: self._decided, timeout=wait_seconds(due))
             except TimeoutError:
                 rules.fire(self.s, workflow.now())
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -71,11 +71,6 @@ class DutyWorkflow:
     def _scheduled_at(self) -> datetime:
         scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_AT)
         return scheduled or workflow.now()
-
-    def _wait_for(self, due: datetime | None) -> float | None:
-        if due is None:
-            return None
-        return max((due - workflow.now()).total_seconds(), _SHORTEST_WAIT)
 
     def _settled(self) -> bool:
         return self.s.awaiting is None and not self._acting
