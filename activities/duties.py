@@ -12,8 +12,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.outbox import enqueue
-from activities.rows import jsonable, upsert, upsert_newest
+from activities.rows import append_trail, jsonable, upsert_newest
 from domain.calendar import WorkCalendar
 from domain.duties.calendar import plan
 from domain.duties.models import (
@@ -192,9 +191,8 @@ def write_duty(session: Session, snapshot: DutySnapshot) -> None:
         for e in s.events
         if e.seq >= snapshot.from_seq
     ]
-    upsert(session, DutyEventRow, events, keys=("duty_id", "seq"), update=False)
     _take_up_topics(session, s)
-    enqueue(session, s.outbox)
+    append_trail(session, DutyEventRow, "duty_id", events, s.outbox)
 
 
 def _row(session: Session, s: DutyState) -> dict[str, Any]:
