@@ -33,10 +33,11 @@ _MOST = 1024
 def _adapter(type_hint: Any) -> TypeAdapter[Any]:
     """The process's adapter for ``type_hint``, built once.
 
-    Built under a lock: workflow activations run on several threads, and two building one
-    dataclass's schema at once could leave one of them an incomplete adapter (pydantic's stand-in
-    that fails every validation), which a shared cache would then hand to every later run. Only a
-    complete adapter is kept.
+    Built under a lock, so that runs activated together on the worker's threads build a type's
+    schema once between them. Only a complete adapter is kept: built inside a sandbox that lacks
+    a module its types name, pydantic hands back a stand-in that fails every validation (seen
+    when a shell stopped importing ``domain.models``), and a shared cache must not pass that on
+    to every later run. ``warm`` builds the starts outside any sandbox for that reason too.
     """
     found = _ADAPTERS.get(type_hint)
     if found is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import typing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -34,9 +35,6 @@ from activities.duty_report import DutyReports
 from activities.notify import Notifier
 from activities.record import Recorder
 from domain import search_attributes
-from domain.deliberation.models import DeliberationStart
-from domain.duties.models import DutyStart
-from domain.models import IssueStart
 from domain.payloads import DATA_CONVERTER, warm
 from settings import Settings
 from store.db import make_engine
@@ -79,6 +77,16 @@ def activities_of(
 WORKFLOWS = (IssueWorkflow, DeliberationWorkflow, DutyWorkflow)
 
 
+def start_types(*workflows: type) -> list[Any]:
+    """The types the workflows' runs start with: what a cold run decodes first."""
+    return [
+        hint
+        for cls in workflows
+        for name, hint in typing.get_type_hints(cls.run).items()  # type: ignore[attr-defined]
+        if name != "return"
+    ]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -93,7 +101,7 @@ def build_worker(
     """A worker for the issue task queue; tests pass their own clocks (calendar), notifier and
     queue."""
     cache_bytecode(*WORKFLOWS)
-    warm(IssueStart, DeliberationStart, DutyStart)
+    warm(*start_types(*WORKFLOWS))
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
