@@ -38,10 +38,10 @@ from workers.launcher import (
     LaunchError,
     child_environment,
     ensure_search_attributes,
-    http_status,
     linkage_command,
     port_free,
     port_open,
+    reports_ok,
     temporal_binary,
     wait_for_temporal,
     wait_until,
@@ -279,8 +279,9 @@ def _run(settings: Settings, signals: _Signals, children: list[Child]) -> int:
             _say(f"started {role} (pid {child.pid})")
         health = f"http://{connect_host(settings.api_host)}:{settings.api_port}/api/v1/healthz"
         wait_until(
-            lambda: http_status(health) == 200,
-            what=f"the API at {health}",
+            # Up means every part: the API answers and the worker polls its task queue.
+            lambda: reports_ok(health),
+            what=f"the API at {health} to report database, Temporal and worker ok",
             within=READY_TIMEOUT,
             watch=children,
             pause=signals.pause,

@@ -18,6 +18,7 @@ from workers.launcher.probes import (
     pid_alive,
     port_free,
     port_open,
+    reports_ok,
     rss_bytes,
 )
 from workers.launcher.process import (
@@ -58,6 +59,7 @@ __all__ = [
     "pid_alive",
     "port_free",
     "port_open",
+    "reports_ok",
     "rss_bytes",
     "signal_group",
     "split_address",

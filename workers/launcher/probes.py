@@ -6,6 +6,7 @@ load the Temporal SDK (its native runtime can crash at interpreter exit, ``PyGIL
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import urllib.error
@@ -64,6 +65,20 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return error.code
     except (OSError, ValueError):
         return None
+
+
+def reports_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether a GET of ``url`` answers 200 with a JSON body whose ``status`` is ``ok``.
+
+    ``/healthz`` answers 200 ``degraded`` while the API works but no worker polls yet: a stack
+    is up only when every part of it is.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status == 200 and json.load(response).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _stat_fields(pid: int | str) -> list[str]:
