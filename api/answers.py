@@ -28,8 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deadlines import build_clocks
 from api.problems import ProblemError
-from domain.lifecycle.clocks import request_for
-from domain.lifecycle.completions import complete
+from domain.lifecycle.completions import settle
 from domain.lifecycle.transitions import register
 from domain.models import IssueStart, IssueState
 from settings import Settings
@@ -139,9 +138,14 @@ def first_state(settings: Settings, run: Running) -> IssueState:
     if start.carried is not None:
         return start.carried
     state = IssueState(issue=start.issue, ladder=list(start.issue.ladder))
-    clocks = build_clocks(settings)
     register(state, run.at)
-    while state.awaiting is not None:
-        name, argument, _ = request_for(state, state.awaiting)
-        complete(state, getattr(clocks, name)(argument))
-    return state
+    return settled(settings, state)
+
+
+def settled(settings: Settings, state: IssueState) -> IssueState:
+    """``state`` with every transition that waits for its clock finished, by the same clock
+    activities (``activities.deadlines.Clocks``) a worker runs (``completions.settle``)."""
+    if state.awaiting is None:
+        return state
+    clocks = build_clocks(settings)
+    return settle(state, lambda name, request: getattr(clocks, name)(request))

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import metrics
+from api import answers, metrics
 from api.deps import IssueScope, Principal, in_thread
 from api.problems import ProblemError, forbidden, not_found
 from api.schemas import (
@@ -35,13 +35,14 @@ from api.schemas import (
 from domain import labels
 from domain.lifecycle.checks import view_of
 from domain.lifecycle.rules import REFUSALS, STAFF_ROLES
-from domain.lifecycle.trail import live_deadline
+from domain.lifecycle.trail import live_deadline, whole_trail
 from domain.models import (
     Event,
     InvalidMark,
     IssueState,
     Status,
 )
+from settings import Settings
 from store.issue_state import events_of, state_of_rows
 from store.tables import Category, Issue
 from workflows.issue import QUERY_STATE, workflow_id
@@ -104,10 +105,14 @@ async def load(session: Session, principal: Principal, issue_id: str) -> Loaded:
 
 
 async def load_live(
-    session: Session, temporal: Client, principal: Principal, issue_id: str
+    session: Session, temporal: Client, settings: Settings, principal: Principal, issue_id: str
 ) -> Loaded:
     """The issue straight from its running workflow (the supervisors' live view); a finished
-    issue Temporal has let go of answers from the read model."""
+    issue Temporal has let go of answers from the read model.
+
+    A decision caught waiting for its clock is shown finished, as that clock will leave it
+    (``answers.settled``): never an escalation without the level it enters.
+    """
     loaded = await load(session, principal, issue_id)
     handle = temporal.get_workflow_handle(workflow_id(issue_id))
     try:
@@ -118,8 +123,10 @@ async def load_live(
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         return loaded
-    recorded = [e for e in loaded.events if e.seq < state.recorded_seq]
-    return Loaded(scope=loaded.scope, state=state, events=recorded + state.events, live=True)
+    state = answers.settled(settings, state)
+    return Loaded(
+        scope=loaded.scope, state=state, events=whole_trail(loaded.events, state), live=True
+    )
 
 
 # ---- state → answer -----------------------------------------------------------------------------

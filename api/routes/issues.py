@@ -164,12 +164,16 @@ async def read_issue(
 
 @router.get("/{issue_id}/live", response_model=IssueDetail, responses=responses(401, 403, 404, 503))
 async def read_issue_live(
-    issue_id: IssueId, principal: CurrentPrincipal, session: SessionDep, temporal: TemporalDep
+    issue_id: IssueId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> IssueDetail:
     """督查：直接查询运行中的流程的实时状态（与详情同一结构；已结束的事项来自读模型）。"""
     if principal.role not in LIVE_READERS:
         raise forbidden("只有督查人员和管理员可以查询流程实时状态")
-    loaded = await issue_detail.load_live(session, temporal, principal, issue_id)
+    loaded = await issue_detail.load_live(session, temporal, settings, principal, issue_id)
     return await in_thread(issue_detail.detail, session, principal, loaded)
 
 

@@ -8,8 +8,10 @@ into the state, the events and the notices that needed them are appended.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from domain import labels
+from domain.lifecycle.clocks import request_for
 from domain.lifecycle.trail import event, notice
 from domain.lifecycle.transitions import enter_level, entered, extension_decided
 from domain.models import (
@@ -39,6 +41,20 @@ def complete(state: IssueState, result: Terms | LevelClock | Deadline) -> None:
     else:
         assert isinstance(result, Deadline)
         _DEADLINES[need.kind](state, need, result)
+
+
+def settle(state: IssueState, compute: Callable[[str, Any], Any]) -> IssueState:
+    """Finish every transition still waiting for its clock, as the run loop will.
+
+    ``compute(name, request)`` answers as the clock activity ``name`` does. A query can reach a
+    workflow between a decision and its clock (its task heartbeats while the clock's local
+    activity waits for a thread): an ``escalated`` event without the level it enters. Readers of
+    a live state settle it first, so they show the issue as that clock will leave it.
+    """
+    while state.awaiting is not None:
+        name, request, _ = request_for(state, state.awaiting)
+        complete(state, compute(name, request))
+    return state
 
 
 def _registered(s: IssueState, need: ClockNeed, terms: Terms) -> None:

@@ -80,6 +80,12 @@ def event(
     return append_event(state, Event, type_, actor, at, data, level=level, unit=unit)
 
 
+def whole_trail(recorded: list[Event], state: IssueState) -> list[Event]:
+    """An issue's whole audit trail: the read model's events the state has recorded, then the
+    state's own (those its next record writes)."""
+    return [e for e in recorded if e.seq < state.recorded_seq] + state.events
+
+
 def place_names(ladder: list[UnitRef]) -> list[str]:
     """The names of a ladder's units below the county (village, township): where a notice says
     the matter is."""

@@ -20,7 +20,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from api.answers import settled
 from api.main import create_app
+from domain.lifecycle.trail import whole_trail
 from domain.models import IssueState
 from domain.payloads import DATA_CONVERTER
 from settings import Environment, Settings
@@ -113,6 +115,7 @@ class Api:
     http: httpx.AsyncClient
     engine: Engine
     env: WorkflowEnvironment
+    settings: Settings | None = None  # the worker's: its clocks settle a live state
     tokens: dict[str, str] = field(default_factory=dict)
 
     async def headers(self, username: str | None) -> dict[str, str]:
@@ -174,12 +177,15 @@ class Api:
         return await self.http.get(path, headers=await self.headers(as_user), params=params)
 
     async def state(self, issue_id: str) -> IssueState:
-        """The live state with its whole audit trail (recorded events, then unrecorded ones)."""
+        """The live state as ``GET /issues/{id}/live`` reads it: settled, with its whole audit
+        trail (recorded events, then unrecorded ones)."""
         handle = self.env.client.get_workflow_handle(workflow_id(issue_id))
         state: IssueState = await handle.query("state", result_type=IssueState)
+        if self.settings is not None:
+            state = settled(self.settings, state)
         with Session(self.engine) as session:
             recorded = events_of(session, issue_id)
-        state.events = [e for e in recorded if e.seq < state.recorded_seq] + state.events
+        state.events = whole_trail(recorded, state)
         return state
 
     async def settled(self, issue_id: str) -> Issue:
@@ -195,8 +201,10 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def api(client: httpx.AsyncClient, engine: Engine, temporal_env: WorkflowEnvironment) -> Api:
-    return Api(client, engine, temporal_env)
+def api(
+    client: httpx.AsyncClient, engine: Engine, temporal_env: WorkflowEnvironment, settings: Settings
+) -> Api:
+    return Api(client, engine, temporal_env, settings)
 
 
 def problem(r: httpx.Response, status: int) -> dict[str, Any]:

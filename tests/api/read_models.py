@@ -15,8 +15,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deadlines import Clocks
 from api.main import create_app
 from settings import Settings
 from store.db import make_engine, migrate
@@ -24,6 +26,35 @@ from store.seed import seed
 from tests.api.conftest import Api
 from tests.conftest import fresh_postgres_database
 from workers.main import build_worker
+
+
+@asynccontextmanager
+async def own_stack(
+    settings: Settings,
+    engine: Engine,
+    temporal_env: WorkflowEnvironment,
+    clocks: Clocks | None = None,
+) -> AsyncIterator[Api]:
+    """The app with a worker of its own (on ``settings.task_queue``, the session's time-skipping
+    server) over ``engine``; ``clocks`` replaces the worker's clock activities."""
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as outgoing:
+        worker = build_worker(
+            temporal_env.client,
+            settings,
+            engine,
+            outgoing,
+            clocks=clocks,
+            executor=ThreadPoolExecutor(max_workers=64),
+            task_queue=settings.task_queue,
+        )
+        async with worker:
+            app = create_app(settings, temporal=temporal_env.client, engine=engine)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://testserver/api/v1"
+                ) as http:
+                    yield Api(http, engine, temporal_env, settings)
 
 
 @asynccontextmanager
@@ -40,23 +71,8 @@ async def postgres_stack(
         engine = make_engine(url)
         seed(engine, on_postgres)
         try:
-            async with httpx.AsyncClient(timeout=5, trust_env=False) as outgoing:
-                worker = build_worker(
-                    temporal_env.client,
-                    on_postgres,
-                    engine,
-                    outgoing,
-                    executor=ThreadPoolExecutor(max_workers=64),
-                    task_queue=on_postgres.task_queue,
-                )
-                async with worker:
-                    app = create_app(on_postgres, temporal=temporal_env.client, engine=engine)
-                    async with app.router.lifespan_context(app):
-                        transport = httpx.ASGITransport(app=app)
-                        async with httpx.AsyncClient(
-                            transport=transport, base_url="http://testserver/api/v1"
-                        ) as http:
-                            yield Api(http, engine, temporal_env), on_postgres
+            async with own_stack(on_postgres, engine, temporal_env) as api:
+                yield api, on_postgres
         finally:
             engine.dispose()
 

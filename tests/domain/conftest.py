@@ -3,9 +3,10 @@
 The driver plays the workflow shell's part without Temporal: ``act`` checks and applies an action,
 ``advance`` fires the clocks due up to an instant, and ``drive`` computes every clock a decision
 waits for by calling the deadline activities' own methods in-process (``Clocks`` on the real
-calendar and the default policy), then completes the decision — what the run loop does with
-``request_for``, a local activity and ``complete``. Nothing is recorded: ``state.events`` keeps the
-whole trail unless a test clears it the way the record does (``record``).
+calendar and the default policy), then completes the decision (``completions.settle``, as the
+live views do): what the run loop does with ``request_for``, a local activity and ``complete``.
+Nothing is recorded: ``state.events`` keeps the whole trail unless a test clears it the way the
+record does (``record``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from zoneinfo import ZoneInfo
 from activities.deadlines import Clocks
 from domain.calendar import WorkCalendar
 from domain.lifecycle.checks import check
-from domain.lifecycle.clocks import fire, next_due, request_for
-from domain.lifecycle.completions import complete
+from domain.lifecycle.clocks import fire, next_due
+from domain.lifecycle.completions import settle
 from domain.lifecycle.transitions import apply, register
 from domain.models import (
     Accept,
@@ -162,19 +163,10 @@ def resolved(urgency: Urgency = Urgency.NORMAL) -> IssueState:
     return state
 
 
-def compute(state: IssueState) -> Any:
-    """The clock the waiting decision needs, computed by the activity ``request_for`` names."""
-    assert state.awaiting is not None
-    name, argument, result_type = request_for(state, state.awaiting)
-    result = getattr(CLOCKS, name)(argument)
-    assert isinstance(result, result_type), (name, result)
-    return result
-
-
 def drive(state: IssueState) -> None:
-    """Complete every decision waiting for a clock, as the run loop does before it records."""
-    while state.awaiting is not None:
-        complete(state, compute(state))
+    """Complete every decision waiting for a clock, as the run loop does before it records:
+    the activity ``request_for`` names computes it, in-process (``completions.settle``)."""
+    settle(state, lambda name, request: getattr(CLOCKS, name)(request))
 
 
 def act(state: IssueState, name: str, action: Action, now: datetime) -> list[Event]:

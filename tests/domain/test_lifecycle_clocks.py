@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.lifecycle.clocks import next_due
+from domain.lifecycle.clocks import fire, next_due
 from domain.models import (
     SYSTEM_ACTOR,
     EventType,
@@ -40,6 +40,7 @@ from tests.domain.conftest import (
     at_county,
     clerk,
     clocks_fired,
+    drive,
     leader,
     registered,
     resolved,
@@ -226,3 +227,26 @@ def test_silence_through_the_feedback_window_closes_without_feedback() -> None:
     assert all(e.actor == SYSTEM_ACTOR and e.at == window for e in events)
     assert events[1].data["feedback"] is False and notices == []
     assert (s.status, s.feedback, next_due(s)) == (Status.CLOSED, None, None)
+
+
+def test_a_state_caught_between_an_escalation_and_its_clock_settles_to_the_level_it_enters() -> (
+    None
+):
+    """What a live query can catch (a task heartbeating while its clock waits): ``escalated``
+    written, the level not yet entered. Settling finishes it as the run loop then does."""
+    state = registered()
+    due = state.current.deadline
+    fire(state, due)
+    assert state.awaiting is not None
+    caught = [e.type for e in state.events]
+    assert caught[-1] is EventType.ESCALATED and len(state.levels) == 1
+    # Unsettled, the trail and the levels disagree: the live view must not show this.
+    assert caught.count(EventType.ESCALATED) != sum(lv.reason == "escalated" for lv in state.levels)
+
+    drive(state)
+    assert state.awaiting is None
+    assert [lv.level for lv in state.levels] == ["village", "township"]
+    trail = [e.type for e in state.events]
+    assert trail[-2:] == [EventType.ESCALATED, EventType.LEVEL_ENTERED]
+    assert trail.count(EventType.ESCALATED) == sum(lv.reason == "escalated" for lv in state.levels)
+    assert state.current.deadline > due

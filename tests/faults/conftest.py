@@ -34,6 +34,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities.deadlines import build_clocks
 from api.updates import admitted
 from domain.models import (
     OPEN_STATUSES,
@@ -176,7 +177,12 @@ def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> StackFactory:
             client = await server.connect()
             worker.start()
             await worker.ready()
-            harness = Harness(WorkflowEnvironment.from_client(client), engine, settings.task_queue)
+            harness = Harness(
+                WorkflowEnvironment.from_client(client),
+                engine,
+                settings.task_queue,
+                clocks=build_clocks(settings),
+            )
             stack = Stack(settings, server, worker, client, engine, harness)
             try:
                 yield stack

@@ -32,8 +32,11 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deadlines import Clocks
 from api.updates import admitted
 from domain.calendar import WorkCalendar, YearSchedule
+from domain.lifecycle.completions import settle
+from domain.lifecycle.trail import whole_trail
 from domain.models import (
     Action,
     ActionResult,
@@ -104,6 +107,7 @@ class Harness:
     engine: Engine
     task_queue: str
     history_limit: int = 10_000
+    clocks: Clocks | None = None  # the worker's clock activities, to settle a live state
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
 
     async def now(self) -> datetime:
@@ -216,11 +220,15 @@ class Harness:
         return self.with_trail(result)
 
     def with_trail(self, state: IssueState) -> IssueState:
-        """The state with its whole audit trail, as ``GET /issues/{id}/live`` shows it: the
-        recorded events from the read model, then those the next record writes."""
+        """The state as ``GET /issues/{id}/live`` shows it: a decision caught waiting for its
+        clock finished by the worker's clocks, and the whole audit trail (the recorded events
+        from the read model, then those the next record writes)."""
+        if self.clocks is not None:
+            clocks = self.clocks
+            settle(state, lambda name, request: getattr(clocks, name)(request))
         with Session(self.engine) as session:
             recorded = events_of(session, state.issue.issue_id)
-        state.events = [e for e in recorded if e.seq < state.recorded_seq] + state.events
+        state.events = whole_trail(recorded, state)
         return state
 
     async def running(self, workflow_id: str) -> bool:

@@ -109,7 +109,7 @@ async def running_harness(
         )
         # The worker and the dispatcher beside it, as a worker process runs them.
         async with serving(worker, engine, http, settings):
-            harness = Harness(env, engine, task_queue, history_limit=history_limit)
+            harness = Harness(env, engine, task_queue, history_limit=history_limit, clocks=clocks)
             try:
                 yield harness
             finally:
