@@ -7,6 +7,8 @@ period (the ``fulfilled`` signal): it stops at once instead of at its next worki
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Session, col, select
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.deadlines import build_calendar
@@ -25,6 +28,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
+    in_thread,
     unit_in_reach,
 )
 from api.duty_detail import DutyRunOut, run_detail
@@ -38,12 +42,15 @@ from domain.lifecycle.rules import STAFF_ROLES
 from domain.models import Role, UnitKind
 from store.duty_tables import DisclosurePublication, DutyDocument, DutyRun, PatrolCheckin
 from store.tables import Unit
+from workers.schedules import list_duties
 from workflows.duty import SIGNAL_FULFILLED
 
 router = APIRouter(prefix=f"{API_PREFIX}/duties", tags=["units"])
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 UNIT_STAFF = frozenset({Role.CLERK, Role.LEADER})
+SCHEDULES_TIMEOUT = 5.0  # seconds the duties page waits to learn which schedules are paused
+log = logging.getLogger("linkage.api")
 
 
 class PublicationIn(Body):
@@ -207,12 +214,30 @@ def stats(
 
 
 @router.get("/overview", response_model=DutyOverviewOut, responses=responses(401, 403, 422))
-def duty_overview(
-    principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep, unit: ScopeQuery = None
+async def duty_overview(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    unit: ScopeQuery = None,
 ) -> DutyOverviewOut:
-    """值班职责总览：各下级单位的按时率，各村本月、本季度村务公开，片区巡查覆盖，近期会议。"""
-    target = _scope(principal, session, unit)
-    return overview(session, build_calendar(settings), target, datetime.now(UTC))
+    """值班职责总览：各下级单位的按时率，各村本月、本季度村务公开，片区巡查覆盖，近期会议
+    （日程已暂停的单位不计入近期会议）。"""
+    target = await in_thread(_scope, principal, session, unit)
+    paused = await paused_schedules(temporal)
+    cal = build_calendar(settings)
+    return await in_thread(overview, session, cal, target, datetime.now(UTC), paused)
+
+
+async def paused_schedules(temporal: Client) -> frozenset[str]:
+    """The duty schedules an operator has paused. Temporal unreachable: none known paused, so
+    the page still shows (its meetings as the calendar has them); the log says why."""
+    try:
+        listed = await asyncio.wait_for(list_duties(temporal), SCHEDULES_TIMEOUT)
+    except (RPCError, TimeoutError) as exc:
+        log.warning("duties: schedules not listed: %r", exc)
+        return frozenset()
+    return frozenset(d.schedule_id for d in listed if d.paused)
 
 
 @router.get("/runs/{duty_id}", response_model=DutyRunOut, responses=responses(401, 404, 422))

@@ -16,7 +16,7 @@ from api.schemas import UnitOut
 from domain.calendar import WorkCalendar
 from domain.duties.calendar import cycle_nominal, fires_between, plan
 from domain.duties.models import DUTY_LABELS, DutyKind
-from domain.duties.schedules import DUTIES_OF
+from domain.duties.schedules import DUTIES_OF, schedule_id
 from domain.models import UnitKind
 from store.duty_tables import DisclosurePublication, DutyRun
 from store.patrols import patrols
@@ -79,6 +79,9 @@ class MeetingOut(BaseModel):
     units: int
     names: list[str]
     duty_ids: list[str] = Field(default_factory=list, description="已开始等待的职责运行")
+    paused: int = Field(
+        default=0, description="日程已被暂停（Temporal 中运维暂停）、本次不召开的单位数"
+    )
 
 
 class DutyOverviewOut(BaseModel):
@@ -91,7 +94,15 @@ class DutyOverviewOut(BaseModel):
     upcoming: list[MeetingOut]
 
 
-def overview(session: Session, cal: WorkCalendar, scope: Unit, now: datetime) -> DutyOverviewOut:
+def overview(
+    session: Session,
+    cal: WorkCalendar,
+    scope: Unit,
+    now: datetime,
+    paused: frozenset[str] = frozenset(),
+) -> DutyOverviewOut:
+    """The duties page of ``scope``; ``paused`` names the schedules an operator has paused (their
+    meetings are not coming up: a paused schedule stops the runs it started)."""
     units = session.exec(
         select(Unit).where(col(Unit.path).startswith(scope.path, autoescape=True), Unit.active)
     ).all()
@@ -115,7 +126,7 @@ def overview(session: Session, cal: WorkCalendar, scope: Unit, now: datetime) ->
         rows=rows,
         disclosures=_disclosures(session, cal, villages, by_code, local),
         patrols=_patrol_windows(session, units, local),
-        upcoming=_upcoming(session, cal, scope, units, now),
+        upcoming=_upcoming(session, cal, scope, units, now, paused),
     )
 
 
@@ -241,10 +252,16 @@ def _patrol_windows(
 
 
 def _upcoming(
-    session: Session, cal: WorkCalendar, scope: Unit, units: Sequence[Unit], now: datetime
+    session: Session,
+    cal: WorkCalendar,
+    scope: Unit,
+    units: Sequence[Unit],
+    now: datetime,
+    paused: frozenset[str],
 ) -> list[MeetingOut]:
     """Each meeting's next sitting for the units in scope that hold it, and runs already waiting
-    for a sitting the calendar moved past a holiday."""
+    for a sitting the calendar moved past a holiday; a unit whose schedule is paused is counted
+    as paused, not as coming."""
     local = cal.to_local(now)
     meetings: dict[tuple[DutyKind, datetime], MeetingOut] = {}
     waiting = session.exec(
@@ -258,7 +275,11 @@ def _upcoming(
     names = {u.code: u.name for u in units}
     for run in waiting:
         assert run.due_at is not None
-        m = _meeting(meetings, DutyKind(run.kind), run.due_at, run.moved_from)
+        kind = DutyKind(run.kind)
+        m = _meeting(meetings, kind, run.due_at, run.moved_from)
+        if schedule_id(kind, run.unit_code) in paused:
+            m.paused += 1
+            continue
         _add(m, names.get(run.unit_code, run.unit_code))
         m.duty_ids.append(run.id)
     for kind in UPCOMING:
@@ -269,7 +290,10 @@ def _upcoming(
         p = plan(cal, kind, nominal)
         m = _meeting(meetings, kind, p.due, p.moved_from)
         for u in sorted(holders, key=lambda u: u.code):
-            _add(m, u.name)
+            if schedule_id(kind, u.code) in paused:
+                m.paused += 1
+            else:
+                _add(m, u.name)
     return sorted(meetings.values(), key=lambda m: (m.due, m.kind))
 
 

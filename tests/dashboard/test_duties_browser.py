@@ -134,6 +134,29 @@ async def _cells(page: Any, table: str, key: str, code: str) -> list[str]:
     return cells
 
 
+async def _paused_meetings_say_so(page: Any) -> None:
+    """A meeting some units' paused schedules keep from sitting says how many. (This stack has
+    no schedules to pause: the answer is the real one with a count set; tests/duties pauses a
+    real schedule and checks the count.)"""
+
+    async def with_paused(route: Any) -> None:
+        answer = await route.fetch()
+        body = await answer.json()
+        for meeting in body["upcoming"]:
+            meeting["paused"] = 2 if meeting["kind"] == "village_council" else 0
+        await route.fulfill(response=answer, json=body)
+
+    await page.route("**/api/v1/duties/overview*", with_paused)
+    try:
+        await page.click("#views a[data-view='issues']")
+        await page.click("#views a[data-view='duties']")
+        hint = page.locator("#du-upcoming tr[data-kind='village_council'] .hint", has_text="暂停")
+        await hint.wait_for()
+        assert await hint.text_content() == "（另有 2 个单位日程已暂停）"
+    finally:
+        await page.unroute("**/api/v1/duties/overview*", with_paused)
+
+
 async def test_duties_view_and_a_duty_page_in_chromium(stack: Stack, tmp_path: Path) -> None:
     runs = await _runs(stack, tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -154,6 +177,7 @@ async def test_duties_view_and_a_duty_page_in_chromium(stack: Stack, tmp_path: P
         assert await kpi.text_content() == "100.0%"
         assert "村民议事会" in (await page.text_content("#du-upcoming") or "")
         await page.screenshot(path=str(ARTIFACTS / "dashboard-duties.png"), full_page=True)
+        await _paused_meetings_say_so(page)
 
         # A township's row opens its villages: 村务公开 overdue and reminded, patrols yesterday.
         await page.click(f"#du-units tr[data-unit='{TOWNSHIP}']")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from sqlmodel import Session, col
 from temporalio.client import (
     Client,
     ScheduleActionExecutionStartWorkflow,
-    ScheduleHandle,
     WorkflowHandle,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,31 +26,17 @@ from activities.duties import DutyActivities
 from domain.calendar import WorkCalendar
 from domain.duties.models import DutyOutcome, DutyState
 from domain.duties.schedules import TreeUnit, wanted
-from domain.payloads import DATA_CONVERTER
 from settings import ROOT
 from store.db import make_engine, migrate, session_scope
 from store.tables import Unit
 from store.units_import import import_units
-from tests.conftest import venv_binary
-from workers.main import register_search_attributes
+from tests.duties.conftest import paused, until
 from workers.schedules import schedule_of, sync, tree_units
 from workflows.duty import DutyWorkflow
 
 COUNTY = "611025"
 VILLAGE = "611025001001"
 TOWNSHIP = "611025001"
-
-
-@pytest.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        ui=False,
-        data_converter=DATA_CONVERTER,
-    )
-    await register_search_attributes(env.client, "default")
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture
@@ -121,7 +105,7 @@ async def test_a_paused_schedule_stops_its_duty(
     await handle.pause(note="暂停检查")
     # An operator's pause comes first and a run later. Sent together, the server's scheduler can
     # take both patches in one task and drop the pause (seen on Server 1.32): wait until it holds.
-    await _until(lambda: _paused(handle), "the pause to hold")
+    await until(lambda: paused(handle), "the pause to hold")
     duties = DutyActivities(tree, WorkCalendar())
     worker = Worker(
         client,
@@ -151,18 +135,6 @@ async def test_a_paused_schedule_stops_its_duty(
     assert state.outcome is DutyOutcome.SKIPPED
     assert state.plan is None  # it stopped before anything: no period, no alert, no reminder
     assert not state.outbox
-
-
-async def _paused(handle: ScheduleHandle) -> bool:
-    return (await handle.describe()).schedule.state.paused
-
-
-async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(300):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"waited 30 s for {what}")
 
 
 async def _first_run(client: Client, schedule_id: str) -> WorkflowHandle[object, DutyState]:

@@ -132,7 +132,12 @@
         { dataset: { kind: m.kind } },
         el("td", {}, m.label),
         el("td", {}, when(m.due), m.moved_from ? el("span", { class: "hint" }, `（节假日顺延，原定 ${when(m.moved_from)}）`) : null),
-        el("td", {}, m.units > m.names.length ? `${m.names.join("、")} 等 ${m.units} 个单位` : m.names.join("、")),
+        el(
+          "td",
+          {},
+          m.units > m.names.length ? `${m.names.join("、")} 等 ${m.units} 个单位` : m.names.join("、"),
+          m.paused ? el("span", { class: "hint" }, `（另有 ${m.paused} 个单位日程已暂停）`) : null,
+        ),
         el("td", {}, m.duty_ids.map((id) => dutyLink(id, "查看"))),
       ),
     );
