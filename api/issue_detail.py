@@ -124,9 +124,16 @@ async def load_live(
             raise
         return loaded
     state = answers.settled(settings, state)
-    return Loaded(
-        scope=loaded.scope, state=state, events=whole_trail(loaded.events, state), live=True
-    )
+    # Read after the query: every event the answer counts as recorded is committed by then (a
+    # read before it may miss those a record wrote meanwhile).
+    recorded = await in_thread(_recorded_events, session, issue_id)
+    return Loaded(scope=loaded.scope, state=state, events=whole_trail(recorded, state), live=True)
+
+
+def _recorded_events(session: Session, issue_id: str) -> list[Event]:
+    # A session of its own: the request's may still hold the snapshot its first read began.
+    with Session(session.get_bind()) as fresh:
+        return events_of(fresh, issue_id)
 
 
 # ---- state → answer -----------------------------------------------------------------------------

@@ -16,13 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from settings import Environment, Settings
 from store.db import make_engine, migrate, normalise_url
+from store.seed import seed
 
 POSTGRES_ADMIN_URL = normalise_url(
     os.environ.get(
@@ -97,3 +100,24 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
+
+
+def stack_settings(data: Path, name: str, **more: Any) -> Settings:
+    """The settings of a test's own stack: a SQLite read model in ``data``, a secret and a task
+    queue of its own named after ``name``; ``more`` sets the rest."""
+    fields: dict[str, Any] = {
+        "environment": Environment.TEST,
+        "data_dir": data,
+        "database_url": f"sqlite:///{data / 'linkage.db'}",
+        "secret_key": f"{name}-test-secret-" + "x" * 32,
+        "task_queue": f"{name}-{uuid.uuid4().hex[:8]}",
+    }
+    return Settings(**(fields | more))
+
+
+def seeded_engine(settings: Settings) -> Engine:
+    """The settings' read model, migrated and seeded (the county, reference data, demo accounts)."""
+    migrate(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    seed(engine, settings)
+    return engine

@@ -8,10 +8,10 @@ registers its own issues, and tests that count rows use villages no other test t
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -25,12 +25,10 @@ from api.main import create_app
 from domain.lifecycle.trail import whole_trail
 from domain.models import IssueState
 from domain.payloads import DATA_CONVERTER
-from settings import Environment, Settings
-from store.db import make_engine, migrate
+from settings import Settings
 from store.issue_state import events_of
-from store.seed import seed
 from store.tables import Issue
-from tests.conftest import venv_binary
+from tests.conftest import seeded_engine, stack_settings, venv_binary
 from workers.main import build_worker, register_search_attributes, serving
 from workflows.issue import workflow_id
 
@@ -45,21 +43,12 @@ PHONE = "13800001234"
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data = tmp_path_factory.mktemp("api")
-    return Settings(
-        environment=Environment.TEST,
-        data_dir=data,
-        database_url=f"sqlite:///{data / 'linkage.db'}",
-        secret_key="api-test-secret-" + "x" * 32,
-        task_queue=f"api-test-{uuid.uuid4().hex[:8]}",
-    )
+    return stack_settings(tmp_path_factory.mktemp("api"), "api-test")
 
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    engine = seeded_engine(settings)
     yield engine
     engine.dispose()
 
@@ -216,3 +205,17 @@ def problem(r: httpx.Response, status: int) -> dict[str, Any]:
     assert body["type"].startswith("urn:linkage:problem:")
     assert body["title"] and "instance" in body
     return body
+
+
+def instants(value: Any) -> Any:
+    """The value with every ISO timestamp read as an instant (+08:00 and Z name the same)."""
+    if isinstance(value, dict):
+        return {k: instants(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [instants(v) for v in value]
+    if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and "T" in value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value

@@ -27,12 +27,10 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from domain import search_attributes
 from domain.payloads import DATA_CONVERTER
-from settings import Environment, Settings
-from store.db import make_engine, migrate
-from store.seed import seed
+from settings import Settings
 from store.tables import Issue, IssueEvent
 from tests.api.conftest import VILLAGE, problem
-from tests.conftest import venv_binary
+from tests.conftest import seeded_engine, stack_settings, venv_binary
 from tests.e2e.stack import free_ports
 from tests.faults.stack import WorkerProcess, eventually
 
@@ -123,19 +121,14 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             f'matching.longPollExpirationInterval="{LONG_POLL}s"',
         ],
     )
-    settings = Settings(
-        environment=Environment.TEST,
-        data_dir=data,
-        database_url=f"sqlite:///{data / 'linkage.db'}",
-        secret_key="bounded-test-secret-" + "x" * 32,
+    settings = stack_settings(
+        data,
+        "bounded",
         temporal_address=f"127.0.0.1:{port}",
-        task_queue=f"bounded-{uuid.uuid4().hex[:8]}",
         answer_timeout_seconds=ANSWER,
         worker_absent_after_seconds=ABSENT,
     )
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    engine = seeded_engine(settings)
     worker = WorkerProcess(settings, data / "worker.log")
     app = create_app(settings, temporal=env.client, engine=engine)
     try:

@@ -4,29 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from tests.api.conftest import PHONE, TOWNSHIP, VILLAGE, Api, problem
+from tests.api.conftest import PHONE, TOWNSHIP, VILLAGE, Api, instants, problem
 
 CLERK = f"village-{VILLAGE}"
 LEADER = f"township-{TOWNSHIP}"
 LIST_VILLAGE = "611025001003"  # 青槐社区: only the list test registers here
 LIST_CLERK = f"village-{LIST_VILLAGE}"
-
-
-def instants(value: Any) -> Any:
-    """The value with every ISO timestamp read as an instant (+08:00 and Z name the same)."""
-    if isinstance(value, dict):
-        return {k: instants(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [instants(v) for v in value]
-    if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and "T" in value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
 
 
 async def _detail(api: Api, issue_id: str, user: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from api import issue_detail
 from domain.models import ClockRequest, LevelClock
 from domain.policy import load_policy
 from settings import Settings
-from tests.api.conftest import TOWNSHIP, VILLAGE, Api
+from tests.api.conftest import TOWNSHIP, VILLAGE, Api, instants
 from tests.api.read_models import own_stack
 
 CLERK = f"village-{VILLAGE}"
@@ -98,12 +98,16 @@ async def test_the_live_view_mid_escalation_shows_the_level_its_clock_enters(
     GatedClocks.release.set()
     # The person's request may have been told to retry meanwhile (503): the decision stands.
     assert (await escalating).status_code in (200, 503)
-    for _ in range(200):
-        after = (await api.get(f"/issues/{issue_id}/live", as_user=SUPERVISOR)).json()
-        if len(after["levels"]) == 2:
+    for _ in range(300):
+        recorded = (await api.get(f"/issues/{issue_id}", as_user=SUPERVISOR)).json()
+        if recorded["level"] == "township":
             break
         await asyncio.sleep(0.1)
-    # What the worker entered is what the live view showed before it had.
-    assert _types(after) == _types(mid)
-    assert after["levels"] == mid["levels"]
-    assert after["deadline"] == mid["deadline"]
+    else:
+        raise AssertionError("the escalation was never recorded")
+    # What the worker entered and recorded is what the live view showed before it had.
+    after = (await api.get(f"/issues/{issue_id}/live", as_user=SUPERVISOR)).json()
+    assert _types(recorded) == _types(after) == _types(mid)
+    assert instants(recorded["levels"]) == instants(mid["levels"])
+    assert instants(after["levels"]) == instants(mid["levels"])
+    assert instants(after["deadline"]) == instants(mid["deadline"])

@@ -17,11 +17,11 @@ import uvicorn
 from sqlmodel import Session, select
 
 from api.main import create_app
-from settings import ROOT, Environment, Settings
-from store.db import make_engine, migrate
-from store.seed import seed
+from settings import ROOT, Settings
+from store.db import make_engine
 from store.tables import ApiKey, ChannelTarget, User
 from tests.activities.conftest import TinyHTTPServer
+from tests.conftest import seeded_engine, stack_settings
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 pytestmark = [
@@ -44,17 +44,9 @@ def free_port() -> int:
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Settings]]:
     data = tmp_path_factory.mktemp("admin-pages")
     port = free_port()
-    settings = Settings(
-        environment=Environment.TEST,
-        data_dir=data,
-        database_url=f"sqlite:///{data / 'linkage.db'}",
-        secret_key="admin-pages-secret-" + "x" * 32,
-        # Nothing here reaches Temporal: the client connects lazily and is never used.
-        temporal_address="127.0.0.1:1",
-    )
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    # Nothing here reaches Temporal: the client connects lazily and is never used.
+    settings = stack_settings(data, "admin-pages", temporal_address="127.0.0.1:1")
+    engine = seeded_engine(settings)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"

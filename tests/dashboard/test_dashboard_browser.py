@@ -18,7 +18,6 @@ import asyncio
 import shutil
 import socket
 import sys
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,12 +40,11 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from domain import search_attributes
 from domain.payloads import DATA_CONVERTER
-from settings import ROOT, Environment, Settings
+from settings import ROOT, Settings
 from simulation.workload import Accounts, WorkloadConfig, run_workload
-from store.db import make_engine, migrate
 from store.deliberation_tables import Deliberation
-from store.seed import seed
 from store.tables import Issue, IssueDepartment, Unit
+from tests.conftest import seeded_engine, stack_settings
 from workers.main import build_worker
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
@@ -147,17 +145,8 @@ def _free_port() -> int:
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     data = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
-    settings = Settings(
-        environment=Environment.TEST,
-        data_dir=data,
-        database_url=f"sqlite:///{data / 'linkage.db'}",
-        secret_key="dashboard-test-secret-" + "x" * 32,
-        task_queue=f"dashboard-{uuid.uuid4().hex[:8]}",
-        public_url=f"http://127.0.0.1:{port}",
-    )
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    settings = stack_settings(data, "dashboard", public_url=f"http://127.0.0.1:{port}")
+    engine = seeded_engine(settings)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,

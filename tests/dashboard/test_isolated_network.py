@@ -19,7 +19,6 @@ import json
 import shutil
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,9 +39,8 @@ from api.main import create_app
 from domain import search_attributes
 from domain.payloads import DATA_CONVERTER
 from settings import ROOT, Environment, Settings
-from store.db import make_engine, migrate
 from store.duty_tables import DutyDocument, DutyEventRow, DutyRun
-from store.seed import seed
+from tests.conftest import seeded_engine, stack_settings
 from tests.dashboard.isolation import HOST, LAUNCH_ARGS, PHONE, Page, visit
 from workers.main import build_worker
 
@@ -246,17 +244,8 @@ def _free_port() -> int:
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     data = tmp_path_factory.mktemp("isolated")
     port = _free_port()
-    settings = Settings(
-        environment=Environment.TEST,
-        data_dir=data,
-        database_url=f"sqlite:///{data / 'linkage.db'}",
-        secret_key="isolated-network-" + "x" * 32,
-        task_queue=f"isolated-{uuid.uuid4().hex[:8]}",
-        public_url=f"http://{HOST}:{port}",
-    )
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    settings = stack_settings(data, "isolated", public_url=f"http://{HOST}:{port}")
+    engine = seeded_engine(settings)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,

@@ -4,7 +4,6 @@ dev server; resumed, it is back."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain.duties.schedules import wanted
-from settings import Environment, Settings
-from store.db import make_engine, migrate
-from store.seed import seed
+from tests.conftest import seeded_engine, stack_settings
 from tests.duties.conftest import paused, until
 from workers.schedules import list_duties, schedule_of, tree_units
 
@@ -30,16 +27,8 @@ SCHEDULE = f"village-council-{VILLAGE}"
 
 @pytest.fixture
 async def app(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        environment=Environment.TEST,
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'linkage.db'}",
-        secret_key="duties-test-secret-" + "x" * 32,
-        task_queue=f"duties-{uuid.uuid4().hex[:6]}",
-    )
-    migrate(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    seed(engine, settings)
+    settings = stack_settings(tmp_path, "duties")
+    engine = seeded_engine(settings)
     with Session(engine) as session:
         ds = next(d for d in wanted(list(tree_units(session))) if d.schedule_id == SCHEDULE)
     client = dev_server.client
