@@ -42,7 +42,7 @@ from domain.lifecycle.rules import STAFF_ROLES
 from domain.models import Role, UnitKind
 from store.duty_tables import DisclosurePublication, DutyDocument, DutyRun, PatrolCheckin
 from store.tables import Unit
-from workers.schedules import list_duties
+from workers.schedules import paused_ids
 from workflows.duty import SIGNAL_FULFILLED
 
 router = APIRouter(prefix=f"{API_PREFIX}/duties", tags=["units"])
@@ -233,11 +233,10 @@ async def paused_schedules(temporal: Client) -> frozenset[str]:
     """The duty schedules an operator has paused. Temporal unreachable: none known paused, so
     the page still shows (its meetings as the calendar has them); the log says why."""
     try:
-        listed = await asyncio.wait_for(list_duties(temporal), SCHEDULES_TIMEOUT)
+        return await asyncio.wait_for(paused_ids(temporal), SCHEDULES_TIMEOUT)
     except (RPCError, TimeoutError) as exc:
         log.warning("duties: schedules not listed: %r", exc)
         return frozenset()
-    return frozenset(d.schedule_id for d in listed if d.paused)
 
 
 @router.get("/runs/{duty_id}", response_model=DutyRunOut, responses=responses(401, 404, 422))

@@ -201,6 +201,19 @@ class Listed:
     next_run: str
 
 
+async def paused_ids(client: Client) -> frozenset[str]:
+    """Our schedules an operator has paused: the server's own ``TemporalSchedulePaused`` search
+    attribute (a few ms, against ~0.4 s to list all 637 of the demo county's); a server that does
+    not know it is asked for every schedule."""
+    try:
+        listed = await client.list_schedules(query="TemporalSchedulePaused = true")
+        return frozenset([d.id async for d in listed if is_ours(d.id)])
+    except RPCError as error:
+        if error.status is not RPCStatusCode.INVALID_ARGUMENT:
+            raise
+    return frozenset(d.schedule_id for d in await list_duties(client) if d.paused)
+
+
 async def list_duties(client: Client) -> list[Listed]:
     found: list[Listed] = []
     async for listed in await client.list_schedules():
