@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,8 +75,6 @@ async def worker(
             settings,
             engine,
             http,
-            executor=ThreadPoolExecutor(max_workers=64),
-            task_queue=settings.task_queue,
         )
         # The worker and, beside it, the dispatcher that fans notices out of the outbox.
         async with serving(worker, engine, http, settings):

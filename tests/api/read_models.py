@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import httpx
@@ -44,8 +43,6 @@ async def own_stack(
             engine,
             outgoing,
             clocks=clocks,
-            executor=ThreadPoolExecutor(max_workers=64),
-            task_queue=settings.task_queue,
         )
         async with worker:
             app = create_app(settings, temporal=temporal_env.client, engine=engine)

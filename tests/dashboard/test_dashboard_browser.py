@@ -20,7 +20,6 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -177,8 +176,6 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 settings,
                 engine,
                 worker_http,
-                executor=ThreadPoolExecutor(max_workers=64),
-                task_queue=settings.task_queue,
             )
             async with worker:
                 serving = asyncio.create_task(server.serve())

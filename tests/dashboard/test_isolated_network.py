@@ -20,7 +20,6 @@ import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,8 +274,6 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 settings,
                 engine,
                 worker_http,
-                executor=ThreadPoolExecutor(max_workers=8),
-                task_queue=settings.task_queue,
             ),
         ):
             serving = asyncio.create_task(server.serve())

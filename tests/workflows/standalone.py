@@ -13,7 +13,6 @@ import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,7 +103,6 @@ async def running_harness(
             http,
             clocks=clocks,
             notifier=notifier(engine, http, settings),
-            executor=ThreadPoolExecutor(max_workers=64),
             task_queue=task_queue,
         )
         # The worker and the dispatcher beside it, as a worker process runs them.
