@@ -1,7 +1,9 @@
 """The administration commands: ``linkage admin create``, ``linkage users …``.
 
 They call the functions the admin API calls (``api.admin``), as an admin attached to no unit
-(``cli_admin``): whoever runs them on the server holds the database anyway. Passwords are read
+(``cli_admin``): whoever runs them on the server holds the database anyway; ``--as USERNAME``
+before the command acts as that administrator's account instead, inside their unit's subtree
+and audited under their name (``acting``). Passwords are read
 from a prompt or stdin, never from an argument (arguments show in ``ps`` and shell history).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -26,7 +29,8 @@ from api.admin.accounts import (
     reset_password,
     update_account,
 )
-from api.admin.scope import cli_admin
+from api.admin.scope import acting_admin, cli_admin
+from api.deps import Principal
 from api.problems import ProblemError
 from settings import get_settings
 
@@ -34,6 +38,34 @@ T = TypeVar("T")
 
 admin_app = typer.Typer(help="The first administrator of a database.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+
+_ACTING_AS: ContextVar[str | None] = ContextVar("acting_as", default=None)
+
+
+def choose_actor(
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="USERNAME",
+            help="act as this administrator's account: inside their unit's subtree, audited "
+            "under their name (default: the command line, every unit)",
+        ),
+    ] = None,
+) -> None:
+    """The option every administration command group takes before its command."""
+    _ACTING_AS.set(as_user)
+
+
+def acting(opened: Session) -> Principal:
+    """Who the command acts as: the ``--as`` administrator, else the command line itself."""
+    as_user = _ACTING_AS.get()
+    if not as_user:
+        return cli_admin()
+    return run(lambda: acting_admin(opened, as_user))
+
+
+users_app.callback()(choose_actor)
 
 
 @contextmanager
@@ -117,7 +149,7 @@ def users_add(
     secret = read_password() if password else None
     spec = NewAccount(username, name, role, unit, department, phone)
     with session() as opened:
-        user, temporary = run(lambda: create_account(opened, cli_admin(), spec, secret))
+        user, temporary = run(lambda: create_account(opened, acting(opened), spec, secret))
     typer.echo(f"created {user.username} ({user.role})")
     if temporary:
         typer.echo(f"temporary password (must be changed at first login): {temporary}")
@@ -127,7 +159,7 @@ def users_add(
 def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account (never deleted: the audit trail names it)."""
     with session() as opened:
-        run(lambda: update_account(opened, cli_admin(), username, {"disabled": True}))
+        run(lambda: update_account(opened, acting(opened), username, {"disabled": True}))
     typer.echo(f"disabled {username}")
 
 
@@ -135,7 +167,7 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
 def users_enable(username: Annotated[str, typer.Argument()]) -> None:
     """Enable a disabled account again."""
     with session() as opened:
-        run(lambda: update_account(opened, cli_admin(), username, {"disabled": False}))
+        run(lambda: update_account(opened, acting(opened), username, {"disabled": False}))
     typer.echo(f"enabled {username}")
 
 
@@ -149,7 +181,7 @@ def users_reset(
     """Reset a password and lift a lockout; the user must change it at next login."""
     secret = read_password() if password else None
     with session() as opened:
-        issued = run(lambda: reset_password(opened, cli_admin(), username, secret))
+        issued = run(lambda: reset_password(opened, acting(opened), username, secret))
     typer.echo(f"reset {username}; must change it at next login")
     if secret is None:
         typer.echo(f"temporary password: {issued}")
@@ -162,7 +194,9 @@ def users_list(
 ) -> None:
     """List accounts."""
     with session() as opened:
-        users = run(lambda: list_accounts(opened, cli_admin(), unit=unit, role=role, limit=10_000))
+        users = run(
+            lambda: list_accounts(opened, acting(opened), unit=unit, role=role, limit=10_000)
+        )
     for u in users:
         where = u.unit_code or u.department_code or "-"
         state = "active" if u.active else "disabled"
@@ -179,7 +213,9 @@ def users_import(
 
     with session() as opened:
         report = run(
-            lambda: import_staff(opened, cli_admin(), file.name, file.read_bytes(), dry_run=dry_run)
+            lambda: import_staff(
+                opened, acting(opened), file.name, file.read_bytes(), dry_run=dry_run
+            )
         )
     verb = "would import" if dry_run else "imported"
     typer.echo(f"{verb} {len(report.rows)} accounts")

@@ -18,8 +18,7 @@ from api.admin.channels import (
     set_channel,
 )
 from api.admin.keys import create_key, key_out, list_keys, revoke_key
-from api.admin.scope import cli_admin
-from cli.admin import read_password, run, session
+from cli.admin import acting, choose_actor, read_password, run, session
 
 keys_app = typer.Typer(help="Departments' API keys.", no_args_is_help=True)
 channels_app = typer.Typer(
@@ -34,7 +33,7 @@ def keys_create(
 ) -> None:
     """Issue a key; it is printed once and never again."""
     with session() as opened:
-        row, key = run(lambda: create_key(opened, cli_admin(), department, name))
+        row, key = run(lambda: create_key(opened, acting(opened), department, name))
     typer.echo(f"prefix {row.prefix} for {row.department_code} ({row.name})")
     typer.echo(f"key (shown once): {key}")
 
@@ -43,7 +42,9 @@ def keys_create(
 def keys_list(department: Annotated[str | None, typer.Option()] = None) -> None:
     """Keys: prefix, department, name, created, last used, revoked."""
     with session() as opened:
-        rows = [key_out(opened, r) for r in run(lambda: list_keys(opened, cli_admin(), department))]
+        rows = [
+            key_out(opened, r) for r in run(lambda: list_keys(opened, acting(opened), department))
+        ]
     for k in rows:
         used = k.last_used_at.isoformat() if k.last_used_at else "never"
         revoked = f"\trevoked {k.revoked_at.isoformat()}" if k.revoked_at else ""
@@ -56,7 +57,7 @@ def keys_list(department: Annotated[str | None, typer.Option()] = None) -> None:
 def keys_revoke(prefix: Annotated[str, typer.Argument()]) -> None:
     """Revoke a key; it stops working at once."""
     with session() as opened:
-        run(lambda: revoke_key(opened, cli_admin(), prefix))
+        run(lambda: revoke_key(opened, acting(opened), prefix))
     typer.echo(f"revoked {prefix}")
 
 
@@ -102,7 +103,7 @@ def channels_set(
         }
     )
     with session() as opened:
-        row = run(lambda: set_channel(opened, cli_admin(), body))
+        row = run(lambda: set_channel(opened, acting(opened), body))
         shown = channel_out(opened, row)
     typer.echo(f"channel {shown.id}: {shown.owner_name} {shown.channel} {shown.config}")
 
@@ -111,7 +112,7 @@ def channels_set(
 def channels_list() -> None:
     """Channel targets (secrets are never shown)."""
     with session() as opened:
-        rows = [channel_out(opened, r) for r in list_channels(opened, cli_admin(), None, None)]
+        rows = [channel_out(opened, r) for r in list_channels(opened, acting(opened), None, None)]
     for t in rows:
         state = "enabled" if t.enabled else "disabled"
         typer.echo(f"{t.id}\t{t.owner_kind}:{t.owner_code}\t{t.channel}\t{t.config}\t{state}")
@@ -123,9 +124,9 @@ def channels_test(
 ) -> None:
     """Send a test message and print what the receiver answered (exit 1 if it failed)."""
     with session() as opened:
-        row, scope = run(lambda: channel_in_scope(opened, cli_admin(), target_id))
+        row, scope = run(lambda: channel_in_scope(opened, acting(opened), target_id))
         result = asyncio.run(send_test(row, channel_out(opened, row).owner_name))
-        record_test(opened, cli_admin(), row, scope, result)
+        record_test(opened, acting(opened), row, scope, result)
     typer.echo(f"{'delivered' if result.ok else 'failed'}: {result.status_code} {result.detail}")
     if not result.ok:
         raise typer.Exit(1)
@@ -133,6 +134,8 @@ def channels_test(
 
 categories_app = typer.Typer(help="Issue categories.", no_args_is_help=True)
 households_app = typer.Typer(help="Household codes of villages (polls).", no_args_is_help=True)
+for group in (keys_app, channels_app, categories_app, households_app):
+    group.callback()(choose_actor)
 
 
 @categories_app.command("list")
@@ -162,7 +165,7 @@ def categories_add(
 
     body = CategoryIn(code=code, name=name, departments=department or [], notify_departments=notify)
     with session() as opened:
-        run(lambda: create_category(opened, cli_admin(), body))
+        run(lambda: create_category(opened, acting(opened), body))
     typer.echo(f"added {code}")
 
 
@@ -172,7 +175,7 @@ def categories_retire(code: Annotated[str, typer.Argument()]) -> None:
     from api.admin.reference import CategoryPatch, update_category
 
     with session() as opened:
-        run(lambda: update_category(opened, cli_admin(), code, CategoryPatch(active=False)))
+        run(lambda: update_category(opened, acting(opened), code, CategoryPatch(active=False)))
     typer.echo(f"retired {code}")
 
 
@@ -185,7 +188,7 @@ def households_add(
     from api.admin.households import add_households
 
     with session() as opened:
-        run(lambda: add_households(opened, cli_admin(), village, count))
+        run(lambda: add_households(opened, acting(opened), village, count))
     typer.echo(f"added {count} household codes to {village}")
 
 
@@ -200,6 +203,6 @@ def households_sheet(
     from api.admin.households import households_of, sheet_html
 
     with session() as opened:
-        unit, rows = run(lambda: households_of(opened, cli_admin(), village))
+        unit, rows = run(lambda: households_of(opened, acting(opened), village))
     Path(output).write_text(sheet_html(unit, rows), encoding="utf-8")
     typer.echo(f"wrote {len(rows)} household codes to {output}")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -199,3 +200,49 @@ def test_categories_and_households(database: str, tmp_path: Path) -> None:
     out = runner.invoke(app, ["households", "sheet", "611025001001", "-o", str(sheet)])
     assert out.exit_code == 0, out.output
     assert sheet.read_text(encoding="utf-8").count('class="slip"') == 12
+
+
+def _audits(url: str) -> list[AuditRecord]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(AuditRecord)))
+    finally:
+        engine.dispose()
+
+
+def test_as_an_administrator_the_command_line_keeps_to_their_subtree(database: str) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["admin", "create", "it", "--unit", "611025"], input=PASSWORD + "\n"
+    )
+    assert created.exit_code == 0, created.output
+
+    def add(username: str, role: str, unit: str, acting: str | None = None) -> Result:
+        head = ["users", "--as", acting] if acting else ["users"]
+        words = [username, "--role", role, "--name", username, "--unit", unit]
+        return runner.invoke(app, [*head, "add", *words])
+
+    township_admin = add("yl-admin", "admin", "611025001")
+    assert township_admin.exit_code == 0, township_admin.output
+
+    # Inside 永乐街道: done, and the audit names the township's admin, not the command line.
+    own = add("yl-clerk", "clerk", "611025001001", acting="yl-admin")
+    assert own.exit_code == 0, own.output
+    [record] = [r for r in _audits(database) if "yl-clerk" in str(r.after)]
+    assert (record.action, record.actor) == ("user.create", "yl-admin")
+
+    # 回龙镇 lies outside: refused, naming the unit, and nothing is written.
+    before = (len(users(database)), len(_audits(database)))
+    other = add("hl-clerk", "clerk", "611025101001", acting="yl-admin")
+    assert other.exit_code == 2 and "unit" in other.output and "管辖" in other.output
+
+    # Only an enabled administrator's account may be named.
+    for name, why in (("nobody", "没有这个启用中的账号"), ("yl-clerk", "不是管理员")):
+        refused = add("x-clerk", "clerk", "611025001002", acting=name)
+        assert refused.exit_code == 2 and why in refused.output, refused.output
+    assert (len(users(database)), len(_audits(database))) == before
+
+    # The other command groups take it too.
+    keys = runner.invoke(app, ["keys", "--as", "yl-clerk", "list"])
+    assert keys.exit_code == 2 and "不是管理员" in keys.output

@@ -3,7 +3,8 @@ record every action writes in the transaction of the change itself.
 
 A refusal raises before anything is added to the session, so it changes nothing. The command line
 acts as an admin attached to no unit (``cli_admin``): whoever runs it on the server holds the
-database anyway, and its records name the operating-system account.
+database anyway, and its records name the operating-system account. With ``--as`` it acts as one
+administrator's account instead (``acting_admin``), inside that admin's subtree.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from api.deps import CurrentPrincipal, Principal
+from api.deps import CurrentPrincipal, Principal, principal_for_user
 from api.inputs import CONTROL_CLASS
 from api.problems import ProblemError, forbidden, invalid, not_found
 from domain.models import Role, UnitKind
-from store.tables import AuditRecord, Department, Unit
+from store.tables import AuditRecord, Department, Unit, User
 
 # Keys whose values never reach an audit record or an answer.
 SECRET_KEYS = frozenset({"password", "password_hash", "secret", "key", "key_hash", "token"})
@@ -44,6 +45,22 @@ def cli_admin() -> Principal:
     except (KeyError, OSError):  # no passwd entry in some containers
         who = "unknown"
     return Principal(username=f"cli:{who}", role=Role.ADMIN, name="命令行")
+
+
+def acting_admin(session: Session, username: str) -> Principal:
+    """An administrator's account acting from the command line (``--as``): scoped to their
+    unit's subtree and audited under their name, as if they used the admin pages.
+
+    Raises:
+        ProblemError: 422 naming ``as`` for an unknown or disabled account or one that is no
+            administrator.
+    """
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise invalid("as", "没有这个启用中的账号")
+    if user.role != Role.ADMIN:
+        raise invalid("as", "该账号不是管理员")
+    return principal_for_user(session, user)
 
 
 def unit_in_scope(session: Session, admin: Principal, code: str, field: str = "unit") -> Unit:
