@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -82,7 +82,9 @@ def scope_of(session: Session, row: Issue, state: IssueState) -> IssueScope:
     )
 
 
-def _load_rows(session: Session, principal: Principal, issue_id: str) -> Loaded:
+def _load_rows(
+    session: Session, principal: Principal, issue_id: str, with_events: bool = True
+) -> Loaded:
     row = session.get(Issue, issue_id) if _ISSUE_ID.match(issue_id) else None
     if row is None:
         raise not_found("事项不存在")
@@ -90,7 +92,9 @@ def _load_rows(session: Session, principal: Principal, issue_id: str) -> Loaded:
     scope = scope_of(session, row, state)
     if not principal.can_read(scope):
         raise not_found("事项不存在")
-    return Loaded(scope=scope, state=state, events=events_of(session, row.id))
+    return Loaded(
+        scope=scope, state=state, events=events_of(session, row.id) if with_events else []
+    )
 
 
 async def load(session: Session, principal: Principal, issue_id: str) -> Loaded:
@@ -113,7 +117,8 @@ async def load_live(
     A decision caught waiting for its clock is shown finished, as that clock will leave it
     (``answers.settled``): never an escalation without the level it enters.
     """
-    loaded = await load(session, principal, issue_id)
+    # The rows for the scope check only: the events are read after the query, below.
+    loaded = await in_thread(_load_rows, session, principal, issue_id, with_events=False)
     handle = temporal.get_workflow_handle(workflow_id(issue_id))
     try:
         state: IssueState = await handle.query(
@@ -122,7 +127,7 @@ async def load_live(
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        return loaded
+        return replace(loaded, events=await in_thread(_recorded_events, session, issue_id))
     state = answers.settled(settings, state)
     # Read after the query: every event the answer counts as recorded is committed by then (a
     # read before it may miss those a record wrote meanwhile).

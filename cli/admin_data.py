@@ -124,9 +124,10 @@ def channels_test(
 ) -> None:
     """Send a test message and print what the receiver answered (exit 1 if it failed)."""
     with session() as opened:
-        row, scope = run(lambda: channel_in_scope(opened, acting(opened), target_id))
+        admin = acting(opened)
+        row, scope = run(lambda: channel_in_scope(opened, admin, target_id))
         result = asyncio.run(send_test(row, channel_out(opened, row).owner_name))
-        record_test(opened, acting(opened), row, scope, result)
+        record_test(opened, admin, row, scope, result)
     typer.echo(f"{'delivered' if result.ok else 'failed'}: {result.status_code} {result.detail}")
     if not result.ok:
         raise typer.Exit(1)

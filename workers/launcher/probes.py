@@ -54,12 +54,14 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
         return False
 
 
+# No proxies: a CI machine's HTTP_PROXY must not swallow a request to 127.0.0.1.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     """The status a GET of ``url`` answers, or None when nothing answers."""
-    # No proxies: a CI machine's HTTP_PROXY must not swallow a request to 127.0.0.1.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(url, timeout=timeout) as response:
+        with _DIRECT.open(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
@@ -73,9 +75,8 @@ def reports_ok(url: str, timeout: float = 2.0) -> bool:
     ``/healthz`` answers 200 ``degraded`` while the API works but no worker polls yet: a stack
     is up only when every part of it is.
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(url, timeout=timeout) as response:
+        with _DIRECT.open(url, timeout=timeout) as response:
             return response.status == 200 and json.load(response).get("status") == "ok"
     except (OSError, ValueError, AttributeError):
         return False
