@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from click.testing import Result
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from api.security import LoginCheck, login
@@ -18,6 +19,7 @@ from store.db import make_engine
 from store.tables import AuditRecord, User
 
 PASSWORD = "Linkage2026pass"
+T = TypeVar("T", bound=SQLModel)
 
 
 @pytest.fixture
@@ -31,13 +33,18 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-def users(url: str) -> list[User]:
+def rows(url: str, table: type[T]) -> list[T]:
+    """Every row of ``table`` in the database at ``url``, as the command left it."""
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            return list(session.exec(select(User)))
+            return list(session.exec(select(table)))
     finally:
         engine.dispose()
+
+
+def users(url: str) -> list[User]:
+    return rows(url, User)
 
 
 def test_admin_create_makes_the_first_administrator_once(database: str) -> None:
@@ -202,15 +209,6 @@ def test_categories_and_households(database: str, tmp_path: Path) -> None:
     assert sheet.read_text(encoding="utf-8").count('class="slip"') == 12
 
 
-def _audits(url: str) -> list[AuditRecord]:
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            return list(session.exec(select(AuditRecord)))
-    finally:
-        engine.dispose()
-
-
 def test_as_an_administrator_the_command_line_keeps_to_their_subtree(database: str) -> None:
     runner = CliRunner()
     created = runner.invoke(
@@ -229,11 +227,11 @@ def test_as_an_administrator_the_command_line_keeps_to_their_subtree(database: s
     # Inside 永乐街道: done, and the audit names the township's admin, not the command line.
     own = add("yl-clerk", "clerk", "611025001001", acting="yl-admin")
     assert own.exit_code == 0, own.output
-    [record] = [r for r in _audits(database) if "yl-clerk" in str(r.after)]
+    [record] = [r for r in rows(database, AuditRecord) if "yl-clerk" in str(r.after)]
     assert (record.action, record.actor) == ("user.create", "yl-admin")
 
     # 回龙镇 lies outside: refused, naming the unit, and nothing is written.
-    before = (len(users(database)), len(_audits(database)))
+    before = (len(users(database)), len(rows(database, AuditRecord)))
     other = add("hl-clerk", "clerk", "611025101001", acting="yl-admin")
     assert other.exit_code == 2 and "unit" in other.output and "管辖" in other.output
 
@@ -241,7 +239,7 @@ def test_as_an_administrator_the_command_line_keeps_to_their_subtree(database: s
     for name, why in (("nobody", "没有这个启用中的账号"), ("yl-clerk", "不是管理员")):
         refused = add("x-clerk", "clerk", "611025001002", acting=name)
         assert refused.exit_code == 2 and why in refused.output, refused.output
-    assert (len(users(database)), len(_audits(database))) == before
+    assert (len(users(database)), len(rows(database, AuditRecord))) == before
 
     # The other command groups take it too.
     keys = runner.invoke(app, ["keys", "--as", "yl-clerk", "list"])

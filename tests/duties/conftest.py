@@ -3,8 +3,7 @@ module's schedules are its own."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import ScheduleHandle
@@ -29,11 +28,3 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 
 async def paused(handle: ScheduleHandle) -> bool:
     return (await handle.describe()).schedule.state.paused
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(300):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"waited 30 s for {what}")

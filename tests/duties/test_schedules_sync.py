@@ -30,7 +30,8 @@ from settings import ROOT
 from store.db import make_engine, migrate, session_scope
 from store.tables import Unit
 from store.units_import import import_units
-from tests.duties.conftest import paused, until
+from tests.duties.conftest import paused
+from tests.faults.stack import eventually
 from workers.schedules import schedule_of, sync, tree_units
 from workflows.duty import DutyWorkflow
 
@@ -105,7 +106,7 @@ async def test_a_paused_schedule_stops_its_duty(
     await handle.pause(note="暂停检查")
     # An operator's pause comes first and a run later. Sent together, the server's scheduler can
     # take both patches in one task and drop the pause (seen on Server 1.32): wait until it holds.
-    await until(lambda: paused(handle), "the pause to hold")
+    await eventually(lambda: paused(handle), 30, "the pause to hold", every=0.1)
     duties = DutyActivities(tree, WorkCalendar())
     worker = Worker(
         client,
