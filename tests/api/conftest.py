@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deadlines import Clocks
 from api.answers import settled
 from api.main import create_app
 from domain.lifecycle.trail import whole_trail
@@ -63,35 +65,6 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await register_search_attributes(env.client, env.client.namespace)
     yield env
     await env.shutdown()
-
-
-@pytest.fixture(scope="session")
-async def worker(
-    temporal_env: WorkflowEnvironment, settings: Settings, engine: Engine
-) -> AsyncIterator[None]:
-    async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
-        worker = build_worker(
-            temporal_env.client,
-            settings,
-            engine,
-            http,
-        )
-        # The worker and, beside it, the dispatcher that fans notices out of the outbox.
-        async with serving(worker, engine, http, settings):
-            yield
-
-
-@pytest.fixture(scope="session")
-async def client(
-    settings: Settings, engine: Engine, temporal_env: WorkflowEnvironment, worker: None
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, temporal=temporal_env.client, engine=engine)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver/api/v1"
-        ) as http:
-            yield http
 
 
 @dataclass
@@ -186,11 +159,40 @@ class Api:
         raise AssertionError(f"the read model did not catch up with issue {issue_id}")
 
 
+@asynccontextmanager
+async def own_stack(
+    settings: Settings,
+    engine: Engine,
+    temporal_env: WorkflowEnvironment,
+    clocks: Clocks | None = None,
+) -> AsyncIterator[Api]:
+    """The app with a worker of its own (on ``settings.task_queue``, the session's time-skipping
+    server) over ``engine``, and beside the worker the dispatcher that fans notices out of the
+    outbox; ``clocks`` replaces the worker's clock activities."""
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as outgoing:
+        worker = build_worker(temporal_env.client, settings, engine, outgoing, clocks=clocks)
+        async with serving(worker, engine, outgoing, settings):
+            app = create_app(settings, temporal=temporal_env.client, engine=engine)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://testserver/api/v1"
+                ) as http:
+                    yield Api(http, engine, temporal_env, settings)
+
+
 @pytest.fixture(scope="session")
-def api(
-    client: httpx.AsyncClient, engine: Engine, temporal_env: WorkflowEnvironment, settings: Settings
-) -> Api:
-    return Api(client, engine, temporal_env, settings)
+async def api(
+    settings: Settings, engine: Engine, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[Api]:
+    """The session's stack: one worker, one app, on the seeded SQLite read model."""
+    async with own_stack(settings, engine, temporal_env) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def client(api: Api) -> httpx.AsyncClient:
+    return api.http
 
 
 def problem(r: httpx.Response, status: int) -> dict[str, Any]:

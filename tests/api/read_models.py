@@ -12,46 +12,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.deadlines import Clocks
-from api.main import create_app
 from settings import Settings
-from store.db import make_engine, migrate
-from store.seed import seed
-from tests.api.conftest import Api
-from tests.conftest import fresh_postgres_database
-from workers.main import build_worker
-
-
-@asynccontextmanager
-async def own_stack(
-    settings: Settings,
-    engine: Engine,
-    temporal_env: WorkflowEnvironment,
-    clocks: Clocks | None = None,
-) -> AsyncIterator[Api]:
-    """The app with a worker of its own (on ``settings.task_queue``, the session's time-skipping
-    server) over ``engine``; ``clocks`` replaces the worker's clock activities."""
-    async with httpx.AsyncClient(timeout=5, trust_env=False) as outgoing:
-        worker = build_worker(
-            temporal_env.client,
-            settings,
-            engine,
-            outgoing,
-            clocks=clocks,
-        )
-        async with worker:
-            app = create_app(settings, temporal=temporal_env.client, engine=engine)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://testserver/api/v1"
-                ) as http:
-                    yield Api(http, engine, temporal_env, settings)
+from tests.api.conftest import Api, own_stack
+from tests.conftest import fresh_postgres_database, seeded_engine
 
 
 @asynccontextmanager
@@ -64,9 +30,7 @@ async def postgres_stack(
         on_postgres = settings.model_copy(
             update={"database_url": url, "task_queue": f"api-pg-{uuid.uuid4().hex[:8]}"}
         )
-        migrate(url)
-        engine = make_engine(url)
-        seed(engine, on_postgres)
+        engine = seeded_engine(on_postgres)
         try:
             async with own_stack(on_postgres, engine, temporal_env) as api:
                 yield api, on_postgres

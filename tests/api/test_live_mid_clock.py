@@ -25,8 +25,7 @@ from api import issue_detail
 from domain.models import ClockRequest, LevelClock
 from domain.policy import load_policy
 from settings import Settings
-from tests.api.conftest import TOWNSHIP, VILLAGE, Api, instants
-from tests.api.read_models import own_stack
+from tests.api.conftest import TOWNSHIP, VILLAGE, Api, instants, own_stack
 
 CLERK = f"village-{VILLAGE}"
 SUPERVISOR = "county-supervisor"

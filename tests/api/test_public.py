@@ -44,7 +44,6 @@ async def stack(
     api: Api,
     settings: Settings,
     temporal_env: WorkflowEnvironment,
-    worker: None,
 ) -> AsyncIterator[Stack]:
     """The session's SQLite stack, then the same over PostgreSQL (``postgres_stack``)."""
     if request.param == "sqlite":
