@@ -153,6 +153,9 @@ async def _paused_meetings_say_so(page: Any) -> None:
         hint = page.locator("#du-upcoming tr[data-kind='village_council'] .hint", has_text="暂停")
         await hint.wait_for()
         assert await hint.text_content() == "（另有 2 个单位日程已暂停）"
+        await page.locator("#du-upcoming").screenshot(
+            path=str(ARTIFACTS / "dashboard-duties-paused.png")
+        )
     finally:
         await page.unroute("**/api/v1/duties/overview*", with_paused)
 
